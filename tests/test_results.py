@@ -1,0 +1,194 @@
+"""Result containers: bootstrap intervals against a naive loop, sigma* on known optima, JSON round trips, merging."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import numpy as np
+import pytest
+
+from forgrad_viz.results import (
+    ArchitectureComparison,
+    CutoffSweep,
+    FaithfulnessResult,
+    bootstrap_ci,
+)
+
+
+def _sweep(scores: np.ndarray, image_ids: np.ndarray | None = None, **kwargs) -> CutoffSweep:
+    """A one-metric (insertion) sweep over cutoffs 1, 2, 4, ... with the given (S, N) scores."""
+    n_cutoffs, n_images = scores.shape
+    return CutoffSweep(
+        method="saliency",
+        kind="ideal",
+        cutoffs=2.0 ** np.arange(n_cutoffs),
+        metrics=("insertion",),
+        scores={"insertion": scores},
+        unfiltered={"insertion": np.full(n_images, 0.1)},
+        higher_is_better={"insertion": True},
+        image_ids=np.arange(n_images) if image_ids is None else image_ids,
+        **kwargs,
+    )
+
+
+def test_bootstrap_ci_matches_a_naive_resampling_loop() -> None:
+    values = np.random.default_rng(1).normal(size=37)
+    low, high = bootstrap_ci(values, level=0.9, n_boot=500, seed=3)
+    rng = np.random.default_rng(3)
+    indices = rng.integers(0, 37, size=(500, 37))
+    means = [values[row].mean() for row in indices]
+    assert low == pytest.approx(np.percentile(means, 5.0), abs=1e-12)
+    assert high == pytest.approx(np.percentile(means, 95.0), abs=1e-12)
+    assert low < values.mean() < high
+
+
+def test_bootstrap_ci_rows_are_independent_intervals_of_each_row() -> None:
+    values = np.random.default_rng(2).normal(size=(3, 20))
+    low, high = bootstrap_ci(values, n_boot=200, seed=0)
+    for row in range(3):
+        row_low, row_high = bootstrap_ci(values[row], n_boot=200, seed=0)
+        assert low[row] == pytest.approx(row_low) and high[row] == pytest.approx(row_high)
+
+
+def test_bootstrap_ci_of_a_constant_is_that_constant() -> None:
+    assert bootstrap_ci(np.full(10, 0.25)) == (0.25, 0.25)
+
+
+@pytest.mark.parametrize("level", [0.0, 1.0, 1.5])
+def test_bootstrap_ci_rejects_levels_outside_the_unit_interval(level: float) -> None:
+    with pytest.raises(ValueError, match="level"):
+        bootstrap_ci(np.ones(3), level=level)
+
+
+def test_faithfulness_result_round_trips_through_json(tmp_path) -> None:
+    result = FaithfulnessResult(
+        "deletion",
+        np.array([0.2, 0.4]),
+        False,
+        {"steps": 2, "baseline": "0.0"},
+        curves=np.array([[1.0, 0.5, 0.0], [1.0, 0.8, 0.0]]),
+        x=np.array([0.0, 0.5, 1.0]),
+    )
+    loaded = FaithfulnessResult.load(result.save(tmp_path / "r.json"))
+    assert loaded.metric == "deletion" and loaded.params == result.params
+    np.testing.assert_array_equal(loaded.scores, result.scores)
+    np.testing.assert_array_equal(loaded.curves, result.curves)
+    assert loaded.mean() == pytest.approx(0.3)
+
+
+def test_faithfulness_result_rejects_curves_that_do_not_match_the_scores() -> None:
+    with pytest.raises(ValueError, match="curves"):
+        FaithfulnessResult("deletion", np.zeros(2), False, curves=np.zeros((3, 4)), x=np.linspace(0, 1, 4))
+
+
+def test_best_cutoff_is_the_argmax_for_higher_is_better_and_argmin_for_lower() -> None:
+    peak = np.array([0.1, 0.5, 0.9, 0.4])[:, None] + np.zeros((1, 8))
+    sweep = _sweep(peak)
+    best = sweep.best_cutoff("insertion")
+    assert best.cutoff == 4.0 and best.low == 4.0 and best.high == 4.0
+    assert best.score == pytest.approx(0.9) and best.unfiltered == pytest.approx(0.1)
+
+    lower = CutoffSweep(
+        "saliency",
+        "ideal",
+        [1.0, 2.0, 4.0],
+        ("deletion",),
+        {"deletion": np.array([[0.5, 0.5], [0.2, 0.2], [0.3, 0.3]])},
+        {"deletion": np.array([0.6, 0.6])},
+        {"deletion": False},
+        [0, 1],
+    )
+    assert lower.best_cutoff("deletion").cutoff == 2.0
+
+
+def test_best_cutoff_interval_spreads_over_the_optima_of_the_images() -> None:
+    # Half of the images peak at cutoff 2, the other half at cutoff 8, with equal heights: bootstrap resamples
+    # pick either, so the interval must cover both and nothing outside [2, 8].
+    scores = np.zeros((5, 40))
+    scores[1, :20] = 1.0
+    scores[3, 20:] = 1.0
+    scores[3, 20] = 1.001  # break the exact tie of the full sample deterministically
+    best = _sweep(scores).best_cutoff("insertion", n_boot=400)
+    assert best.cutoff == 8.0
+    assert best.low == 2.0 and best.high == 8.0
+
+
+def test_sweep_mean_and_interval_per_cutoff() -> None:
+    scores = np.random.default_rng(0).uniform(size=(4, 25))
+    sweep = _sweep(scores)
+    np.testing.assert_allclose(sweep.mean("insertion"), scores.mean(axis=1))
+    low, high = sweep.confidence_interval("insertion")
+    assert low.shape == high.shape == (4,)
+    assert np.all(low <= scores.mean(axis=1)) and np.all(scores.mean(axis=1) <= high)
+
+
+def test_sweep_rejects_unknown_metric_and_bad_shapes() -> None:
+    sweep = _sweep(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="metric"):
+        sweep.mean("deletion")
+    with pytest.raises(ValueError, match="shape"):
+        _sweep(np.zeros((3, 2)), image_ids=np.arange(3))
+    with pytest.raises(ValueError, match="ascending"):
+        CutoffSweep("s", "ideal", [2.0, 1.0], ("insertion",), {"insertion": np.zeros((2, 1))},
+                    {"insertion": np.zeros(1)}, {"insertion": True}, [0])  # fmt: skip
+
+
+def test_sweep_round_trips_through_json_with_references(tmp_path) -> None:
+    sweep = _sweep(
+        np.random.default_rng(0).uniform(size=(3, 4)), references={"rise": {"insertion": np.ones(4)}}
+    )
+    loaded = CutoffSweep.load(sweep.save(tmp_path / "sweep.json"))
+    assert loaded.to_dict() == sweep.to_dict()
+    with pytest.raises(ValueError, match="CutoffSweep"):
+        FaithfulnessResult.load(tmp_path / "sweep.json")
+
+
+def test_merging_shards_equals_the_whole_sweep() -> None:
+    scores = np.random.default_rng(0).uniform(size=(3, 7))
+    whole = _sweep(scores, references={"rise": {"insertion": np.arange(7.0)}})
+    odd, even = np.arange(1, 7, 2), np.arange(0, 7, 2)
+    shards = [
+        _sweep(scores[:, ids], image_ids=ids, references={"rise": {"insertion": ids.astype(float)}})
+        for ids in (odd, even)
+    ]
+    merged = CutoffSweep.merge(shards)
+    assert merged.to_dict() == whole.to_dict()
+    with pytest.raises(ValueError, match="distinct"):
+        CutoffSweep.merge([shards[0], shards[0]])
+    with pytest.raises(ValueError, match="at least one"):
+        CutoffSweep.merge([])
+
+
+def test_architecture_comparison_rows_tables_and_round_trip(tmp_path) -> None:
+    rising = np.array([0.2, 0.6, 0.4])[:, None] + np.zeros((1, 5))
+    comparison = ArchitectureComparison(
+        sweeps={"cnn_a": {"saliency": _sweep(rising)}, "cnn_b": {"saliency": _sweep(rising[::-1].copy())}},
+        references={"cnn_a": {"rise": {"insertion": np.full(5, 0.7)}}},
+    )
+    rows = comparison.rows()
+    assert [(r["model"], r["method"]) for r in rows] == [
+        ("cnn_a", "saliency"),
+        ("cnn_a", "rise"),
+        ("cnn_b", "saliency"),
+    ]
+    assert rows[0]["sigma_star"] == 2.0 and rows[2]["sigma_star"] == 2.0
+    assert rows[0]["improvement"] == pytest.approx(0.6 - 0.1)
+    assert math.isnan(rows[1]["sigma_star"]) and rows[1]["at_sigma_star"] == pytest.approx(0.7)
+
+    parsed = list(csv.DictReader(io.StringIO(comparison.to_csv(tmp_path / "table.csv"))))
+    assert len(parsed) == 3 and float(parsed[0]["at_sigma_star"]) == pytest.approx(0.6)
+    assert (tmp_path / "table.csv").read_text() == comparison.to_csv()
+
+    markdown = comparison.to_markdown().splitlines()
+    assert len(markdown) == 2 + 3 and markdown[3].startswith("| cnn_a | rise | insertion | — |")
+
+    loaded = ArchitectureComparison.load(comparison.save(tmp_path / "comparison.json"))
+    assert loaded.to_markdown() == comparison.to_markdown()
+    assert comparison.models == ["cnn_a", "cnn_b"] and comparison.methods == ["saliency"]
+
+
+def test_architecture_comparison_needs_sweeps() -> None:
+    with pytest.raises(ValueError, match="sweeps"):
+        ArchitectureComparison(sweeps={})
