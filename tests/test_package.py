@@ -1,0 +1,34 @@
+"""The package's public surface: every advertised name resolves, the console script answers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import forgrad_viz as fv
+
+
+@pytest.mark.parametrize("name", sorted(fv.__all__))
+def test_every_public_name_resolves(name: str) -> None:
+    assert getattr(fv, name) is not None
+
+
+def test_unknown_attribute_raises_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no_such_name"):
+        fv.no_such_name  # noqa: B018
+
+
+def test_plot_is_the_plotting_module() -> None:
+    assert fv.plot is fv.plotting
+    assert callable(fv.plot.cutoff_curves) and callable(fv.plot.before_after)
+
+
+def test_command_line_prints_version_and_help() -> None:
+    run = [sys.executable, "-c", "from forgrad_viz.cli import main; raise SystemExit(main())"]
+    version = subprocess.run([*run, "--version"], capture_output=True, text=True, check=True)
+    assert fv.__version__ in version.stdout
+    help_text = subprocess.run([*run, "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("demo", "sweep", "merge", "bench"):
+        assert command in help_text
