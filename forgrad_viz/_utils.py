@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
+
+T = TypeVar("T")
 
 _HOOK_DICTS = (
     "_forward_hooks",
@@ -130,6 +132,22 @@ def is_cuda_oom(error: BaseException) -> bool:
     return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
 
 
+def with_oom_backoff(work: Callable[[int], T], batch_size: int | None, device: torch.device) -> T:
+    """Run ``work(size)``; with ``batch_size=None`` start at :func:`default_batch_size` and halve on CUDA OOM.
+
+    An explicit ``batch_size`` is used as given and any error propagates.
+    """
+    size = batch_size if batch_size is not None else default_batch_size(device)
+    while True:
+        try:
+            return work(size)
+        except RuntimeError as error:
+            if batch_size is not None or not is_cuda_oom(error) or size == 1:
+                raise
+            torch.cuda.empty_cache()
+            size = max(1, size // 2)
+
+
 def run_batched(
     function: Callable[[torch.Tensor], torch.Tensor],
     inputs: torch.Tensor,
@@ -138,19 +156,13 @@ def run_batched(
 ) -> torch.Tensor:
     """Apply ``function`` to ``inputs`` in chunks along dim 0 and concatenate the results.
 
-    With ``batch_size=None`` the batch size starts at :func:`default_batch_size` and halves on CUDA
-    out-of-memory errors until it fits; an explicit ``batch_size`` is used as given.
+    The chunk size follows :func:`with_oom_backoff`.
     """
-    size = batch_size if batch_size is not None else default_batch_size(device)
-    while True:
-        try:
-            outputs = [function(inputs[part]) for part in iter_chunks(inputs.shape[0], size)]
-            return torch.cat(outputs, dim=0)
-        except RuntimeError as error:
-            if batch_size is not None or not is_cuda_oom(error) or size == 1:
-                raise
-            torch.cuda.empty_cache()
-            size = max(1, size // 2)
+
+    def work(size: int) -> torch.Tensor:
+        return torch.cat([function(inputs[part]) for part in iter_chunks(inputs.shape[0], size)], dim=0)
+
+    return with_oom_backoff(work, batch_size, device)
 
 
 def forward_logits(model: nn.Module, images: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
