@@ -59,7 +59,7 @@ def bootstrap_ci(
         raise ValueError(
             f"values must have at least one element along the last axis; got shape {values.shape}"
         )
-    means = values[..., _bootstrap_indices(values.shape[-1], n_boot, seed)].mean(axis=-1)
+    means = values @ _bootstrap_weights(values.shape[-1], n_boot, seed).T  # (..., n_boot)
     tail = (1.0 - level) / 2.0 * 100.0
     low, high = np.percentile(means, [tail, 100.0 - tail], axis=-1)
     if values.ndim == 1:
@@ -67,11 +67,18 @@ def bootstrap_ci(
     return low, high
 
 
-def _bootstrap_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot, n) indices of resamples with replacement, deterministic in ``seed``."""
+def _bootstrap_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n) weights such that ``values @ weights.T`` are the means of ``n_boot`` resamples.
+
+    Each row counts how often each image is drawn in one resample with replacement (divided by ``n``), so the
+    memory stays (n_boot, n) whatever the number of rows of values. Deterministic in ``seed``.
+    """
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
         raise ValueError(f"n_boot must be a positive integer; got {n_boot!r}")
-    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    draws = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    counts = np.zeros((n_boot, n))
+    np.add.at(counts, (np.arange(n_boot)[:, None], draws), 1.0)
+    return counts / n
 
 
 def _check_level(level: float) -> None:
@@ -334,7 +341,7 @@ class CutoffSweep:
         _check_level(level)
         sign = 1.0 if self.higher_is_better[metric] else -1.0
         best = int(np.argmax(sign * scores.mean(axis=1)))
-        resampled = scores[:, _bootstrap_indices(self.n_images, n_boot, seed)].mean(axis=2)  # (S, n_boot)
+        resampled = scores @ _bootstrap_weights(self.n_images, n_boot, seed).T  # (S, n_boot)
         boot_cutoffs = self.cutoffs[np.argmax(sign * resampled, axis=0)]
         tail = (1.0 - level) / 2.0 * 100.0
         low, high = np.percentile(boot_cutoffs, [tail, 100.0 - tail], method="nearest")

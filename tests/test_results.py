@@ -53,7 +53,8 @@ def test_bootstrap_ci_rows_are_independent_intervals_of_each_row() -> None:
 
 
 def test_bootstrap_ci_of_a_constant_is_that_constant() -> None:
-    assert bootstrap_ci(np.full(10, 0.25)) == (0.25, 0.25)
+    low, high = bootstrap_ci(np.full(10, 0.25))
+    assert low == pytest.approx(0.25, abs=1e-12) and high == pytest.approx(0.25, abs=1e-12)
 
 
 @pytest.mark.parametrize("level", [0.0, 1.0, 1.5])
