@@ -13,6 +13,7 @@ Colour maps: sequential (unsigned) maps use :data:`SEQUENTIAL_CMAP`, signed maps
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
 #: The Okabe-Ito palette, by colour name.
 OKABE_ITO: dict[str, str] = {
@@ -114,3 +115,23 @@ def color_for(name: str) -> str:
     """
     key = _key(name)
     return METHOD_COLORS.get(key) or MODEL_COLORS.get(key) or fallback_color(name)
+
+
+def colors_for(names: Sequence[str]) -> list[str]:
+    """One colour per name, distinct within the list: :func:`color_for` unless a name's colour is taken already
+    (a hash collision, or two labels that name no known method or model), then the first free palette colour.
+
+    Examples
+    --------
+    >>> a, b = colors_for(["saliency on model A", "rise on model A"])
+    >>> a != b
+    True
+    """
+    palette = list(dict.fromkeys([*METHOD_COLORS.values(), *MODEL_COLORS.values(), *FALLBACK_COLORS]))
+    colors: list[str] = []
+    for name in names:
+        color = color_for(name)
+        if color in colors:
+            color = next((c for c in palette if c not in colors), color)
+        colors.append(color)
+    return colors

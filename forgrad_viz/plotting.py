@@ -36,6 +36,7 @@ from forgrad_viz.palette import (
     FALLBACK_COLORS,
     SEQUENTIAL_CMAP,
     color_for,
+    colors_for,
     method_color,
     model_color,
 )
@@ -504,7 +505,7 @@ def before_after(
                 colorbar=False,
                 ax=axes[row, col],
             )
-    titles = ["image", "raw", *(f"σ = {c:g}" for c in cutoff_values)]
+    titles = ["image", "raw", *(f"σ = {c:.3g}" for c in cutoff_values)]
     for col, text in enumerate(titles):
         axes[0, col].set_title(text)
     if ax is None and method_name is not None:
@@ -529,15 +530,22 @@ def _spectrum_maps(maps: Any, name: str) -> np.ndarray:
 
 
 def _band(power: np.ndarray, band: str | None, level: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """Band over images of (N, K) power: ``"ci"`` mean +/- z * SEM, ``"iqr"`` quartiles, None or N=1 none."""
+    """Band over images of (N, K) power: ``"ci"`` bootstrap CI of the mean, ``"iqr"`` quartiles, None or N=1 none."""
     if band is None or power.shape[0] < 2:
         return None
     if band == "iqr":
         low, high = np.percentile(power, [25.0, 75.0], axis=0)
         return low, high
-    half = _z(level) * power.std(axis=0, ddof=1) / math.sqrt(power.shape[0])
-    mean = power.mean(axis=0)
-    return mean - half, mean + half
+    low, high = bootstrap_ci(power.T, level=level)
+    return np.atleast_1d(low), np.atleast_1d(high)
+
+
+def _set_colors(labels: list[str | None]) -> list[str]:
+    """Distinct colours for overlaid sets: unlabelled sets take the fallback palette in order, labelled ones
+    their method's or model's colour unless another set has it already (see :func:`palette.colors_for`)."""
+    if all(label is None for label in labels):
+        return [FALLBACK_COLORS[index % len(FALLBACK_COLORS)] for index in range(len(labels))]
+    return colors_for([label if label is not None else f"set {index}" for index, label in enumerate(labels)])
 
 
 def _draw_spectrum(
@@ -570,14 +578,15 @@ def spectrum(
 
     Spectra come from :func:`forgrad_viz.spectra.radial_spectrum` (DC excluded, frequency in cycles per image),
     shown up to the Nyquist frequency ``min(H, W) / 2`` (beyond it the corner bins hold incomplete rings).
-    Each set of maps gets its mean spectrum over images (solid line) and a band: ``band="ci"`` is the normal
-    ``level`` confidence interval of the mean (mean +/- z * standard error), ``"iqr"`` the interquartile range
+    Each set of maps gets its mean spectrum over images (solid line) and a band: ``band="ci"`` is the
+    ``level`` percentile bootstrap interval of the mean over images (positive, so it shows on log axes),
+    ``"iqr"`` the interquartile range
     over images, None no band (a single image has none). With ``cutoff`` a dotted vertical line marks it and the
     band the filter removes (f > cutoff) is shaded; with ``show_filtered`` the spectrum of
     ``forgrad(maps, cutoff, kind=kind)`` is drawn dashed in the same colour. No normalisation is applied: powers
     are compared on the same absolute scale. The y-axis stops 3 decades below the smallest mean power of the
     unfiltered maps, so that the numerically-zero power an ideal filter leaves above the cutoff (about 1e-30)
-    does not stretch the axis; band lower bounds <= 0 are clipped by the log axis.
+    does not stretch the axis.
 
     Parameters
     ----------
@@ -634,8 +643,7 @@ def spectrum(
     ax.set_xscale("log")
     ax.set_yscale("log")
     fmin, fmax, floor, top = math.inf, 0.0, math.inf, 0.0
-    for index, (label, values) in enumerate(sets):
-        color = FALLBACK_COLORS[index % len(FALLBACK_COLORS)] if label is None else color_for(label)
+    for (label, values), color in zip(sets, _set_colors([label for label, _ in sets]), strict=True):
         freqs, power = radial_spectrum(values)
         keep = np.asarray(freqs) <= min(values.shape[-2:]) / 2.0  # complete rings only: up to Nyquist
         freqs = np.asarray(freqs, dtype=np.float64)[keep]
@@ -991,8 +999,7 @@ def faithfulness_curves(
         ax = _new_figure(figsize, tuple(mpl.rcParams["figure.figsize"])).add_subplot()
     fig = _check_axes(ax).figure
     first = items[0][1]
-    for index, (label, item) in enumerate(items):
-        color = FALLBACK_COLORS[index % len(FALLBACK_COLORS)] if label is None else color_for(label)
+    for (label, item), color in zip(items, _set_colors([label for label, _ in items]), strict=True):
         if show_images:
             segments = np.stack([np.broadcast_to(item.x, item.curves.shape), item.curves], axis=-1)
             ax.add_collection(LineCollection(segments, colors=color, linewidths=0.5, alpha=0.2))
