@@ -669,7 +669,9 @@ def _demo_outputs(comparison: Any, models: dict[str, Any], images: Any, out: Pat
     written += _export(spectrum(maps, title="power spectra of the maps"), figures / "spectra", formats)
     for metric in comparison.metrics:
         sweeps = {f"{m} {k}": s for m, d in comparison.sweeps.items() for k, s in d.items()}
-        written += _export(cutoff_curves(sweeps, metric=metric), figures / f"cutoff_curves_{metric}", formats)
+        # one panel per model and method, each with its own black-box references
+        fig = cutoff_curves(sweeps, metric=metric, layout="grid", figsize=(3.2 * min(len(sweeps), 3), 4.2))
+        written += _export(fig, figures / f"cutoff_curves_{metric}", formats)
     written += _export(comparison.plot(), figures / "architecture_comparison", formats)
     return written
 

@@ -154,8 +154,10 @@ def _rowwise_bootstrap_ci(
 
 
 def _plain_log_axis(axis: Any, ticks: np.ndarray | None = None) -> None:
-    """Label a log axis with plain numbers: at ``ticks`` when there are few, else at 1, 2, 5 x 10^k."""
-    if ticks is not None and len(ticks) <= 8:
+    """Label a log axis with plain numbers: at ``ticks`` when there are few round ones (at most 3 significant
+    digits, such as 1, 2, 4, 8), else at 1, 2, 5 x 10^k."""
+    round_ticks = ticks is not None and all(float(f"{t:.3g}") == float(t) for t in np.asarray(ticks).ravel())
+    if ticks is not None and len(ticks) <= 8 and round_ticks:
         axis.set_major_locator(FixedLocator(np.asarray(ticks, dtype=np.float64)))
     else:
         axis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
