@@ -29,7 +29,7 @@ PROG = "forgrad-viz"
 #: File suffixes read as images by ``forgrad-viz sweep``.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 _METRICS = ("deletion", "insertion", "mufidelity")
-_BENCHMARKS = ("filter", "metrics", "sweep")
+_BENCHMARKS = ("filter", "metrics", "sweep", "widget")
 
 # Demo settings: "full" (the default) and "quick" (for a smoke test). Measured with 2 CPU cores: see the README.
 _DEMO_SETTINGS: dict[str, dict[str, Any]] = {
@@ -179,6 +179,9 @@ def _add_bench(commands: Any) -> None:
     bench.add_argument("--device", help="torch device (default: the benchmark's)")
     bench.add_argument("--n-images", type=_positive_int, help="number of images (default: the benchmark's)")
     bench.add_argument("--repeats", type=_positive_int, help="timing repeats (default: the benchmark's)")
+    bench.add_argument(
+        "--threads", type=_positive_int, help="torch CPU threads (filter, widget; default: torch's)"
+    )
     bench.add_argument("--json", metavar="OUT", help="also write the result as JSON to OUT")
     bench.set_defaults(func=_run_bench)
 
@@ -529,8 +532,14 @@ def _run_bench(args: argparse.Namespace) -> int:
         module = importlib.import_module(f"forgrad_viz.benchmarks.{args.name}")
     except ModuleNotFoundError as error:
         raise CliError(f"benchmark {args.name!r} is not available ({error})") from None
-    requested = {"device": args.device, "n_images": args.n_images, "repeats": args.repeats}
     accepted = inspect.signature(module.run).parameters
+    images_key = "n_maps" if "n_maps" in accepted else "n_images"  # the filter benchmark times maps
+    requested = {
+        "device": args.device,
+        images_key: args.n_images,
+        "repeats": args.repeats,
+        "threads": args.threads,
+    }
     ignored = [k for k, v in requested.items() if v is not None and k not in accepted]
     if ignored:
         raise CliError(f"bench {args.name} does not take --{ignored[0].replace('_', '-')}")
