@@ -256,7 +256,8 @@ def shard_rows(n_images: int, block_size: int, index: int, count: int) -> range:
     """The image indices of shard ``index`` of ``count``: whole blocks of ``block_size`` images, contiguous.
 
     Shards start on block boundaries so that every block of work sees the same images as in an unsharded run
-    (the merged result is then identical to the unsharded one).
+    (on the CPU the merged result is then identical to the unsharded one; CUDA kernels may differ in the last
+    bits with the batch composition, measured up to 5e-4 in a Deletion AUC).
 
     Examples
     --------
