@@ -24,9 +24,9 @@ Protocols (the defaults, also listed in the README):
 
 Performance: rankings take one ``argsort`` per map on the device; perturbed inputs are built in bulk with
 ``torch.where`` for chunks of (map, step) pairs; forward passes run in chunks of ``batch_size`` (on the CPU by
-default the fastest of ``CPU_BATCH_CANDIDATES``, measured on the first chunks) under ``torch.inference_mode()``
-with no host synchronisation inside the loop; the two endpoints of the curves are
-computed once per image whatever the number of maps. MuFidelity's perturbed predictions are independent of the
+default the fastest of 16 to 256, measured on the first chunks by :class:`~forgrad_viz._utils.BatchSizer`)
+under ``torch.inference_mode()`` with no host synchronisation inside the loop; the two endpoints of the curves
+are computed once per image whatever the number of maps. MuFidelity's perturbed predictions are independent of the
 map (:func:`mufidelity_perturbations`) and are reused for every map (:func:`mufidelity_scores`).
 """
 
@@ -36,7 +36,6 @@ import itertools
 import math
 import time
 import warnings
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +47,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from forgrad_viz._utils import (
+    BatchSizer,
     check_choice,
     check_finite_number,
     check_images,
@@ -55,9 +55,8 @@ from forgrad_viz._utils import (
     check_positive_int,
     check_targets,
     class_scores,
-    default_batch_size,
     forward_logits,
-    is_cuda_oom,
+    input_key,
     preserved_model,
 )
 from forgrad_viz.results import HIGHER_IS_BETTER, FaithfulnessResult
@@ -87,9 +86,6 @@ DEFAULT_GRID_SIZE = 9
 DEFAULT_SUBSET_FRACTION = 0.2
 DEFAULT_N_SUBSETS = 200
 
-#: Batch sizes tried on the CPU when ``batch_size=None`` (see :class:`_BatchSizer`).
-CPU_BATCH_CANDIDATES = (16, 32, 64)
-_TUNED_CPU_BATCH: weakref.WeakKeyDictionary[nn.Module, dict[tuple, int]] = weakref.WeakKeyDictionary()
 
 _MODES = ("deletion", "insertion")
 _SCORES = ("probability", "logit")
@@ -260,52 +256,6 @@ def _target_logits(
     return logits, check_targets(targets, images.shape[0], logits.shape[1], images.device)
 
 
-class _BatchSizer:
-    """Chunk sizes for forward passes.
-
-    An explicit ``batch_size`` is used as given. ``None`` on CUDA starts at :func:`default_batch_size` and halves
-    on out-of-memory errors. ``None`` on the CPU measures: the first chunks of real work run at each size of
-    ``CPU_BATCH_CANDIDATES`` (twice each, the second one timed), the fastest per input is kept for the rest and
-    remembered for this model and input shape (small CNNs can run twice as fast per input at 16 as at 64).
-    """
-
-    def __init__(self, model: nn.Module, batch_size: int | None, device: torch.device, key: tuple) -> None:
-        self.model, self.key, self.explicit = model, key, batch_size is not None
-        self.timings: dict[int, float] = {}
-        self.plan: list[int] = []
-        if batch_size is not None:
-            self.size = batch_size
-        elif device.type == "cpu" and key not in _TUNED_CPU_BATCH.get(model, {}):
-            self.size = CPU_BATCH_CANDIDATES[-1]
-            self.plan = [size for size in CPU_BATCH_CANDIDATES for _ in range(2)]
-        elif device.type == "cpu":
-            self.size = _TUNED_CPU_BATCH[model][key]
-        else:
-            self.size = default_batch_size(device)
-
-    def next_size(self) -> int:
-        return self.plan[0] if self.plan else self.size
-
-    def record(self, n_inputs: int, seconds: float) -> None:
-        """Account for a successful chunk of ``n_inputs`` (only used while measuring)."""
-        if not self.plan:
-            return
-        size = self.plan.pop(0)
-        if size not in self.plan and n_inputs == size:  # the second chunk of this size
-            self.timings[size] = seconds / n_inputs
-        if not self.plan and self.timings:
-            self.size = min(self.timings, key=self.timings.get)
-            _TUNED_CPU_BATCH.setdefault(self.model, {})[self.key] = self.size
-
-    def back_off(self, error: RuntimeError) -> bool:
-        """Halve the size after a CUDA out-of-memory error in automatic mode; False means re-raise."""
-        if self.explicit or self.plan or not is_cuda_oom(error) or self.size == 1:
-            return False
-        torch.cuda.empty_cache()
-        self.size = max(1, self.size // 2)
-        return True
-
-
 def _score_jobs(
     model: nn.Module,
     total: int,
@@ -320,10 +270,10 @@ def _score_jobs(
     """Target scores (total,) of perturbed inputs, on the images' device, without host synchronisation.
 
     ``build(jobs)`` receives a chunk of job indices (a device tensor) and returns the chunk's inputs (shaped like
-    ``images[0]``) and target classes. Chunk sizes come from :class:`_BatchSizer`.
+    ``images[0]``) and target classes. Chunk sizes come from :class:`~forgrad_viz._utils.BatchSizer`.
     """
     device = images.device
-    sizer = _BatchSizer(model, batch_size, device, (tuple(images.shape[1:]), images.dtype))
+    sizer = BatchSizer(model, batch_size, device, input_key(images))
     jobs = torch.arange(total, device=device)
     out = torch.empty(total, device=device, dtype=out_dtype)
     start = 0
@@ -403,7 +353,7 @@ def perturbation_curves(
     score : {"probability", "logit"}
         Softmax probability or logit of the target class.
     batch_size : int, optional
-        Inputs per forward pass. Automatic by default: on the CPU the fastest of 16, 32, 64,
+        Inputs per forward pass. Automatic by default: on the CPU the fastest of 16 to 256,
         measured on the first chunks and remembered per model; on CUDA 512, halved on out-of-memory.
     progress : bool
         Show a progress bar.
@@ -587,7 +537,7 @@ def deletion(
     score : {"probability", "logit"}
         Softmax probability (default) or logit of the target class.
     batch_size : int, optional
-        Inputs per forward pass. Automatic by default: on the CPU the fastest of 16, 32, 64,
+        Inputs per forward pass. Automatic by default: on the CPU the fastest of 16 to 256,
         measured on the first chunks and remembered per model; on CUDA 512, halved on out-of-memory.
     progress : bool
         Show a progress bar.
@@ -877,7 +827,7 @@ def mufidelity(
     seed : int
         Seed of the subsets: the same seed gives the same subsets, on any device; shared by all images.
     batch_size : int, optional
-        Inputs per forward pass. Automatic by default: on the CPU the fastest of 16, 32, 64,
+        Inputs per forward pass. Automatic by default: on the CPU the fastest of 16 to 256,
         measured on the first chunks and remembered per model; on CUDA 512, halved on out-of-memory.
     progress : bool
         Show a progress bar.

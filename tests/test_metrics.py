@@ -14,6 +14,7 @@ import torchvision.transforms.functional as TVF
 from scipy import stats
 from torch import nn
 
+from forgrad_viz import _utils
 from forgrad_viz import metrics as fm
 from forgrad_viz.results import FaithfulnessResult
 
@@ -321,21 +322,62 @@ def test_chunked_runs_are_identical():
 def test_cpu_batch_size_is_measured_and_remembered():
     model = tiny_cnn()
     images, maps = images_and_maps(n=2)
-    key = ((3, 12, 12), torch.float64)
-    assert model not in fm._TUNED_CPU_BATCH
-    auto = fm.mufidelity(model, images, maps, grid_size=4, n_subsets=120)  # 240 jobs: enough to measure
-    assert fm._TUNED_CPU_BATCH[model][key] in fm.CPU_BATCH_CANDIDATES
-    explicit = fm.mufidelity(model, images, maps, grid_size=4, n_subsets=120, batch_size=5)
+    key = ((3, 12, 12), torch.float64, torch.get_num_threads())
+    assert model not in _utils._TUNED_CPU_BATCH
+    auto = fm.mufidelity(model, images, maps, grid_size=4, n_subsets=800)  # 1600 jobs: enough to measure
+    assert _utils._TUNED_CPU_BATCH[model][key] in _utils.CPU_BATCH_CANDIDATES
+    explicit = fm.mufidelity(model, images, maps, grid_size=4, n_subsets=800, batch_size=5)
     np.testing.assert_allclose(auto.scores, explicit.scores, rtol=0, atol=1e-12)
 
 
+def test_cpu_batch_sizer_skips_warm_up_and_keeps_each_sizes_fastest_round():
+    model = nn.Linear(1, 1)
+    key = ((3, 8, 8), torch.float32, 1)
+    sizer = _utils.BatchSizer(model, None, torch.device("cpu"), key)
+    candidates = _utils.CPU_BATCH_CANDIDATES
+    rounds = _utils.TUNING_ROUNDS + 1
+    # seconds per input of each round, size by size: the warm-up round (first) would make 64 look fastest,
+    # a burst of load slows 32's first timed round, and 32's best timed round is the fastest of all
+    per_input = {size: [1.0] * rounds for size in candidates}
+    per_input[64] = [0.01] + [0.5] * (rounds - 1)
+    per_input[32] = [2.0, 9.0] + [0.2] * (rounds - 2)
+    seen = []
+    for round_index in range(rounds):
+        for size in candidates:
+            assert sizer.next_size() == size  # interleaved: every size once per round
+            seen.append(size)
+            sizer.record(size, per_input[size][round_index] * size)
+    assert seen == list(candidates) * rounds
+    assert sizer.next_size() == 32
+    assert sizer.timings[32] == pytest.approx(min(per_input[32][1:]))
+    assert sizer.timings[64] == pytest.approx(0.5)
+    assert _utils._TUNED_CPU_BATCH[model][key] == 32
+    assert _utils.BatchSizer(model, None, torch.device("cpu"), key).next_size() == 32  # remembered
+    other_threads = (key[0], key[1], 2)
+    assert _utils.BatchSizer(model, None, torch.device("cpu"), other_threads).plan  # measured again
+
+
+def test_forward_logits_uses_the_measured_cpu_batch_size():
+    model = tiny_cnn()
+    sizes = []
+    handle = model.register_forward_pre_hook(lambda _m, inputs: sizes.append(inputs[0].shape[0]))
+    images = torch.rand(40, 3, 12, 12, dtype=torch.float64)
+    expected = model(images).detach()
+    sizes.clear()
+    _utils._TUNED_CPU_BATCH[model] = {_utils.input_key(images): 16}
+    logits = _utils.forward_logits(model, images)
+    handle.remove()
+    assert sizes == [16, 16, 8]
+    torch.testing.assert_close(logits, expected, rtol=0, atol=1e-12)
+
+
 def test_cuda_out_of_memory_back_off():
-    sizer = fm._BatchSizer(nn.Linear(1, 1), None, torch.device("cuda"), ((3, 8, 8), torch.float32))
+    sizer = _utils.BatchSizer(nn.Linear(1, 1), None, torch.device("cuda"), ((3, 8, 8), torch.float32))
     assert sizer.next_size() == 512
     assert sizer.back_off(RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"))
     assert sizer.next_size() == 256
     assert not sizer.back_off(RuntimeError("shape mismatch"))
-    fixed = fm._BatchSizer(nn.Linear(1, 1), 8, torch.device("cuda"), ((3, 8, 8), torch.float32))
+    fixed = _utils.BatchSizer(nn.Linear(1, 1), 8, torch.device("cuda"), ((3, 8, 8), torch.float32))
     assert not fixed.back_off(RuntimeError("CUDA out of memory"))
 
 
