@@ -34,13 +34,13 @@ _BENCHMARKS = ("filter", "metrics", "sweep", "widget")
 # Demo settings: "full" (the default) and "quick" (for a smoke test). Measured with 2 CPU cores: see the README.
 _DEMO_SETTINGS: dict[str, dict[str, Any]] = {
     "full": {
-        "n_images": 16,
+        "n_images": 32,
         "n_cutoffs": 12,
         "steps": 10,
         "n_subsets": 64,
-        "rise_masks": 128,
+        "rise_masks": 256,
         "occlusion_window": 16,
-        "methods": ("saliency",),
+        "methods": ("saliency", "smoothgrad"),
     },
     "quick": {
         "n_images": 6,
