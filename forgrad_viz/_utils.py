@@ -33,9 +33,12 @@ CPU_BATCH_SIZE = 64
 CUDA_BATCH_SIZE = 512
 #: Batch sizes tried on the CPU when ``batch_size=None`` (see :class:`BatchSizer`).
 CPU_BATCH_CANDIDATES = (16, 32, 64, 128, 256)
-#: Timed rounds over ``CPU_BATCH_CANDIDATES`` (after one warm-up round); the fastest round of each size counts.
+#: Timed chunks of each size kept by the CPU measurement (see :class:`BatchSizer`); its fastest chunk counts.
 TUNING_ROUNDS = 2
+#: The CPU measurement's ascending sweep ends at a size this many times slower per input than a smaller one.
+TUNING_STOP = 1.3
 _TUNED_CPU_BATCH: weakref.WeakKeyDictionary[nn.Module, dict[tuple, int]] = weakref.WeakKeyDictionary()
+_TUNING: weakref.WeakKeyDictionary[nn.Module, dict[tuple, _Tuning]] = weakref.WeakKeyDictionary()
 
 
 def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
@@ -188,16 +191,69 @@ def input_key(images: torch.Tensor) -> tuple:
     return tuple(images.shape[1:]), images.dtype, torch.get_num_threads()
 
 
+class _Tuning:
+    """The CPU batch-size measurement of one model and input key, shared by every call until it is done.
+
+    Sizes are swept in ascending order, each with one untimed warm-up chunk then one timed chunk; a size more
+    than ``TUNING_STOP`` times slower per input than the fastest smaller size is timed once more (a burst of load
+    from other processes passes) and, if still slower, ends the sweep (per-input time on the CPU is U-shaped in
+    the batch size: cache effects beyond the best size). Then more timed rounds over the sizes kept, interleaved
+    so that load hits every size alike, until each has ``TUNING_ROUNDS`` timed chunks (at most
+    ``(TUNING_ROUNDS + 1) * sum(CPU_BATCH_CANDIDATES)`` inputs in all); each size keeps its fastest chunk.
+    """
+
+    def __init__(self) -> None:
+        self.timings: dict[int, float] = {}
+        self.counts: dict[int, int] = {}
+        self.plan: list[tuple[int, bool]] = []  # (size, timed)
+        self.kept: list[int] = []
+        self.sweep = list(CPU_BATCH_CANDIDATES)
+        self._extend_sweep()
+
+    def _extend_sweep(self) -> None:
+        size = self.sweep.pop(0)
+        self.plan += [(size, False), (size, True)]
+
+    def best(self) -> int | None:
+        return min(self.timings, key=self.timings.get) if self.timings else None
+
+    def record(self, size: int, timed: bool, seconds_per_input: float) -> None:
+        """Account for a planned chunk (the head of the plan) and plan what comes next."""
+        self.plan.pop(0)
+        if not timed:
+            return
+        previous = self.timings.get(size)
+        self.timings[size] = min(previous if previous is not None else math.inf, seconds_per_input)
+        self.counts[size] = self.counts.get(size, 0) + 1
+        if self.plan or size in self.kept:
+            return
+        smaller = [t for s, t in self.timings.items() if s < size]
+        if smaller and self.timings[size] > TUNING_STOP * min(smaller):
+            if previous is None:
+                self.plan.append((size, True))  # time it again before ending the sweep
+                return
+            self.sweep.clear()
+        else:
+            self.kept.append(size)
+        if self.sweep:
+            self._extend_sweep()
+        else:
+            rounds = range(1, TUNING_ROUNDS) if len(self.kept) > 1 else ()
+            self.plan = [(s, True) for r in rounds for s in self.kept if self.counts[s] <= r]
+
+
 class BatchSizer:
     """Chunk sizes for a stream of forward passes of ``model`` on inputs like ``images[0]``.
 
     An explicit ``batch_size`` is used as given. ``None`` on CUDA starts at :func:`default_batch_size` and halves
-    on out-of-memory errors. ``None`` on the CPU measures on the first chunks of real work: one warm-up round
-    over ``CPU_BATCH_CANDIDATES`` then ``TUNING_ROUNDS`` timed rounds, interleaved so that a burst of load from
-    other processes hits every size alike; each size keeps its fastest round (time per input), the fastest size
-    is used for the rest and remembered for this model, input shape and number of threads (small CNNs can run
-    twice as fast per input at 16 as at 64 on one free core, cache effects, while larger batches amortise the
-    synchronisation of several threads on a loaded machine).
+    on out-of-memory errors. ``None`` on the CPU measures on chunks of real work (see :class:`_Tuning`: an
+    ascending sweep over ``CPU_BATCH_CANDIDATES`` that stops once sizes get slower, then ``TUNING_ROUNDS - 1``
+    interleaved timed rounds), each size keeping its fastest chunk (time per input). The measurement is shared by
+    every call on the same model, input shape and number of threads, and a planned chunk larger than the work
+    left in a call waits for a later call, so that small calls never run oversized chunks; meanwhile chunks use
+    the fastest size measured so far (the smallest candidate before any). Once done, the fastest size is used and
+    remembered (small CNNs can run twice as fast per input at 16 as at 64 on one free core, cache effects, while
+    larger batches amortise the synchronisation of several threads on a loaded machine).
 
     Examples
     --------
@@ -208,37 +264,53 @@ class BatchSizer:
 
     def __init__(self, model: nn.Module, batch_size: int | None, device: torch.device, key: tuple) -> None:
         self.model, self.key, self.explicit = model, key, batch_size is not None
-        self.timings: dict[int, float] = {}
-        self.plan: list[int] = []
+        self.tuning: _Tuning | None = None
+        self._planned: tuple[int, bool] | None = None
         if batch_size is not None:
             self.size = batch_size
         elif device.type == "cpu" and key not in _TUNED_CPU_BATCH.get(model, {}):
-            self.size = CPU_BATCH_CANDIDATES[-1]
-            self.plan = list(CPU_BATCH_CANDIDATES) * (TUNING_ROUNDS + 1)
+            self.tuning = _TUNING.setdefault(model, {}).setdefault(key, _Tuning())
+            self.size = CPU_BATCH_CANDIDATES[0]
         elif device.type == "cpu":
             self.size = _TUNED_CPU_BATCH[model][key]
         else:
             self.size = default_batch_size(device)
 
-    def next_size(self) -> int:
-        """The size of the next chunk."""
-        return self.plan[0] if self.plan else self.size
+    @property
+    def timings(self) -> dict[int, float]:
+        """Fastest time per input of each size measured so far (empty when not measuring)."""
+        return self.tuning.timings if self.tuning is not None else {}
+
+    def next_size(self, remaining: int | None = None) -> int:
+        """The size of the next chunk, given the number of inputs ``remaining`` in this call (if known)."""
+        self._planned = None
+        tuning = self.tuning
+        if tuning is not None and not tuning.plan:  # finished by another call
+            self.size, self.tuning = _TUNED_CPU_BATCH[self.model][self.key], None
+        elif tuning is not None:
+            size, timed = tuning.plan[0]
+            if remaining is None or size <= remaining:
+                self._planned = (size, timed)
+                return size
+            return tuning.best() or self.size
+        return self.size
 
     def record(self, n_inputs: int, seconds: float) -> None:
         """Account for a successful chunk of ``n_inputs`` (only used while measuring)."""
-        if not self.plan:
+        tuning, planned, self._planned = self.tuning, self._planned, None
+        if tuning is None or planned is None or not tuning.plan or tuning.plan[0] != planned:
             return
-        size = self.plan.pop(0)
-        warm_up = len(self.plan) >= TUNING_ROUNDS * len(CPU_BATCH_CANDIDATES)
-        if not warm_up and n_inputs == size:
-            self.timings[size] = min(self.timings.get(size, math.inf), seconds / n_inputs)
-        if not self.plan and self.timings:
-            self.size = min(self.timings, key=self.timings.get)
+        if n_inputs == planned[0]:
+            tuning.record(planned[0], planned[1], seconds / n_inputs)
+        if not tuning.plan:
+            self.size = tuning.best() or self.size
             _TUNED_CPU_BATCH.setdefault(self.model, {})[self.key] = self.size
+            _TUNING[self.model].pop(self.key, None)
+            self.tuning = None
 
     def back_off(self, error: RuntimeError) -> bool:
         """Halve the size after a CUDA out-of-memory error in automatic mode; False means re-raise."""
-        if self.explicit or self.plan or not is_cuda_oom(error) or self.size == 1:
+        if self.explicit or self.tuning is not None or not is_cuda_oom(error) or self.size == 1:
             return False
         torch.cuda.empty_cache()
         self.size = max(1, self.size // 2)

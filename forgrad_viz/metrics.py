@@ -283,7 +283,7 @@ def _score_jobs(
         tqdm(total=total, desc=description, disable=not progress, leave=False) as bar,
     ):
         while start < total:
-            stop = min(start + sizer.next_size(), total)
+            stop = min(start + sizer.next_size(total - start), total)
             began = time.perf_counter()
             try:
                 inputs, targets = build(jobs[start:stop])

@@ -330,31 +330,85 @@ def test_cpu_batch_size_is_measured_and_remembered():
     np.testing.assert_allclose(auto.scores, explicit.scores, rtol=0, atol=1e-12)
 
 
+def _drive(sizer, per_input, remaining=None):
+    """Run ``sizer`` until its measurement ends; ``per_input[size]`` lists the seconds per input of each chunk
+    of that size in turn (warm-up chunks included). Returns the sizes run."""
+    seen = []
+    while sizer.tuning is not None:
+        size = sizer.next_size(remaining)
+        seen.append(size)
+        sizer.record(size, per_input[size].pop(0) * size)
+    return seen
+
+
 def test_cpu_batch_sizer_skips_warm_up_and_keeps_each_sizes_fastest_round():
     model = nn.Linear(1, 1)
     key = ((3, 8, 8), torch.float32, 1)
     sizer = _utils.BatchSizer(model, None, torch.device("cpu"), key)
-    candidates = _utils.CPU_BATCH_CANDIDATES
-    rounds = _utils.TUNING_ROUNDS + 1
-    # seconds per input of each round, size by size: the warm-up round (first) would make 64 look fastest,
-    # a burst of load slows 32's first timed round, and 32's best timed round is the fastest of all
-    per_input = {size: [1.0] * rounds for size in candidates}
-    per_input[64] = [0.01] + [0.5] * (rounds - 1)
-    per_input[32] = [2.0, 9.0] + [0.2] * (rounds - 2)
-    seen = []
-    for round_index in range(rounds):
-        for size in candidates:
-            assert sizer.next_size() == size  # interleaved: every size once per round
-            seen.append(size)
-            sizer.record(size, per_input[size][round_index] * size)
-    assert seen == list(candidates) * rounds
+    assert _utils.CPU_BATCH_CANDIDATES == (16, 32, 64, 128, 256) and _utils.TUNING_ROUNDS == 2
+    # per size: warm-up chunk, timed chunk(s); the warm-up (first) would make 64 look fastest, a burst of load
+    # slows 32's first timed chunk (so it is timed again before the sweep may end), and 32's best is the fastest
+    per_input = {
+        16: [1.0, 1.0, 1.0],
+        32: [2.0, 9.0, 0.45],
+        64: [0.01, 0.5, 0.5],
+        128: [1.0, 0.55, 0.55],
+        256: [1.0, 0.58, 0.58],
+    }
+    seen = _drive(sizer, per_input)
+    sweep = [16, 16, 32, 32, 32, 64, 64, 128, 128, 256, 256]
+    assert seen == [*sweep, 16, 64, 128, 256]  # then a timed round of the sizes timed once, interleaved
     assert sizer.next_size() == 32
-    assert sizer.timings[32] == pytest.approx(min(per_input[32][1:]))
-    assert sizer.timings[64] == pytest.approx(0.5)
+    assert sizer.timings == {}
     assert _utils._TUNED_CPU_BATCH[model][key] == 32
     assert _utils.BatchSizer(model, None, torch.device("cpu"), key).next_size() == 32  # remembered
     other_threads = (key[0], key[1], 2)
-    assert _utils.BatchSizer(model, None, torch.device("cpu"), other_threads).plan  # measured again
+    assert (
+        _utils.BatchSizer(model, None, torch.device("cpu"), other_threads).tuning is not None
+    )  # measured again
+
+
+def test_cpu_batch_sizer_stops_the_sweep_once_sizes_get_slower():
+    model = nn.Linear(1, 1)
+    key = ((3, 8, 8), torch.float32, 1)
+    sizer = _utils.BatchSizer(model, None, torch.device("cpu"), key)
+    # 64 is slower than 32 by more than TUNING_STOP twice in a row: 128 and 256 are never run
+    per_input = {16: [1.0, 1.0, 0.9], 32: [1.0, 0.8, 0.7], 64: [1.0, 1.2, 1.1], 128: [], 256: []}
+    assert 1.1 > _utils.TUNING_STOP * 0.8
+    seen = _drive(sizer, per_input)
+    assert seen == [16, 16, 32, 32, 64, 64, 64, 16, 32]
+    assert _utils._TUNED_CPU_BATCH[model][key] == 32
+
+
+def test_cpu_batch_measurement_is_shared_across_calls_and_fits_each_calls_work():
+    model = nn.Linear(1, 1)
+    key = ((3, 8, 8), torch.float32, 1)
+    first = _utils.BatchSizer(model, None, torch.device("cpu"), key)
+    assert first.next_size(10) == _utils.CPU_BATCH_CANDIDATES[0]  # nothing planned fits 10 inputs
+    first.record(10, 1.0)  # an unplanned chunk measures nothing
+    assert first.tuning.plan[0] == (16, False)
+    for size, seconds in ((16, 16.0), (16, 8.0), (32, 32.0)):  # warm-up 16, timed 16 (0.5 s), warm-up 32
+        assert first.next_size(40) == size
+        first.record(size, seconds)
+    assert first.next_size(20) == 16  # 32 does not fit: the fastest size so far
+    second = _utils.BatchSizer(model, None, torch.device("cpu"), key)  # a later call goes on where it was
+    assert second.tuning is first.tuning and second.next_size(1000) == 32
+    per_input = {32: [0.1, 0.1], 64: [1.0, 1.0, 1.0], 16: [0.5]}
+    assert _drive(second, per_input, remaining=1000) == [32, 64, 64, 64, 16, 32]
+    assert _utils._TUNED_CPU_BATCH[model][key] == 32
+    assert first.next_size(1000) == 32  # the measurement finished by another call is used
+
+
+def test_small_calls_never_run_chunks_larger_than_the_smallest_candidate_before_measuring():
+    model = tiny_cnn()
+    sizes = []
+    model.register_forward_pre_hook(lambda _m, inputs: sizes.append(inputs[0].shape[0]))
+    images, maps = images_and_maps(n=3)
+    reference = fm.deletion(model, images, maps, steps=6, batch_size=1)
+    sizes.clear()
+    auto = fm.deletion(model, images, maps, steps=6)  # 3 + 3 + 15 forward passes: below every candidate
+    assert max(sizes) <= _utils.CPU_BATCH_CANDIDATES[0]
+    np.testing.assert_allclose(auto.curves, reference.curves, rtol=0, atol=1e-12)
 
 
 def test_forward_logits_uses_the_measured_cpu_batch_size():

@@ -10,6 +10,7 @@ the same kind of work done by them is timed on a few images and reported per ima
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -179,9 +180,23 @@ def _quantus_peer(model, images, maps, steps, n_subsets, batch_size, device) -> 
     }
 
 
-def _peers(model, images, maps, steps, n_subsets, batch_size, device, peer_images) -> dict[str, Any]:
-    """Time torchcam and Quantus on the first ``peer_images`` images when installed."""
-    images, maps = images[:peer_images], maps[:peer_images]
+def _ours_on_peer_images(model, images, maps, steps, n_subsets, seed, device) -> dict[str, float]:
+    """Seconds of our metrics on the peers' images, with the peers' baselines (0 for Insertion too)."""
+    calls = {
+        "deletion": lambda m: deletion(m, images, maps, steps=steps),
+        "insertion": lambda m: insertion(m, images, maps, steps=steps, baseline=0.0),
+        "mufidelity": lambda m: mufidelity(m, images, maps, n_subsets=n_subsets, seed=seed),
+    }
+    seconds = {name: _timed(lambda c=call: c(model), device) for name, call in calls.items()}
+    fresh = copy.deepcopy(
+        model
+    )  # a model never seen: pays the CPU batch-size measurement, as a first call does
+    first = {f"{name}_first_call": _timed(lambda c=call: c(fresh), device) for name, call in calls.items()}
+    return {**seconds, **first}
+
+
+def _peers(model, images, maps, steps, n_subsets, batch_size, device) -> dict[str, Any]:
+    """Time torchcam and Quantus on ``images`` when installed."""
     peers: dict[str, Any] = {}
     for name, call in (
         ("torchcam", lambda: _torchcam_peer(model, images, maps, steps, batch_size, device)),
@@ -236,7 +251,10 @@ def run(
     dict
         ``ours_s``, ``floor_s``, ``ratio`` (floor / ours), ``forward_passes``, ``best_batch_size``,
         ``ours_parts_s`` (seconds per metric), ``per_input_ms`` by batch size, ``scores`` (the means),
-        ``peers`` (status, seconds, the metrics of ours they compare with) and the settings.
+        ``peers`` (status, seconds, the metrics of ours they compare with), ``ours_peer_images_s`` (seconds of
+        each of our metrics on the peers' images with their baselines, Insertion from 0 as torchcam: ``name``
+        with the batch size already measured, ``name_first_call`` on a copy of the model never seen) and the
+        settings.
 
     Examples
     --------
@@ -262,7 +280,11 @@ def run(
     ours = min(sum(seconds.values()) for seconds, _ in runs)
     best, per_input = _best_batch_size(model, device, batch_sizes)
     floor = min(_timed(lambda: _forward_passes(model, passes, best, device), device) for _ in range(repeats))
-    peers = _peers(model, images, maps, steps, n_subsets, best, device, min(peer_images, n_images))
+    peer_images = min(peer_images, n_images)
+    peers = _peers(model, images[:peer_images], maps[:peer_images], steps, n_subsets, best, device)
+    same = _ours_on_peer_images(
+        model, images[:peer_images], maps[:peer_images], steps, n_subsets, seed, device
+    )
     return {
         "model": label,
         "device": str(device),
@@ -279,6 +301,7 @@ def run(
         "per_input_ms": {str(k): v * 1e3 for k, v in per_input.items()},
         "scores": scores,
         "peers": peers,
+        "ours_peer_images_s": same,
     }
 
 
@@ -311,4 +334,17 @@ def format_report(result: dict[str, Any]) -> str:
             f"vs ours {ours_same * 1e3:.1f} ms for {' + '.join(peer['compare_with'])}: "
             f"{per_image / ours_same:.1f}x our time) - {peer['work']}"
         )
+        lines.append(_same_images_line(peer, result["ours_peer_images_s"]))
     return "\n".join(lines)
+
+
+def _same_images_line(peer: dict[str, Any], same: dict[str, float]) -> str:
+    """Ours on the peer's images and work (Insertion from 0 as torchcam), tuned and as a first call."""
+    n, names = peer["n_images"], peer["compare_with"]
+    tuned = sum(same[k] for k in names) / n
+    first = sum(same[f"{k}_first_call"] for k in names) / n
+    per_image = peer["seconds"] / n
+    return (
+        f"    same {n} images and baselines: ours {tuned * 1e3:.1f} ms per image ({per_image / tuned:.1f}x), "
+        f"{first * 1e3:.1f} ms as the first call on a new model, batch size measured ({per_image / first:.1f}x)"
+    )
