@@ -1,4 +1,4 @@
-"""Model loading: torchvision classifiers with their normalisation inside, and the shipped demo models.
+"""torchvision classifiers with their normalisation inside, and the resize/crop transform apart.
 
 Every model returned here takes float RGB images in [0, 1] of shape (N, 3, H, W) (the pixel space of
 forgrad_viz): input normalisation is the model's first layer, so attributions and baselines live in pixel space.
@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import json
 import os
+import pickle
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
@@ -21,25 +20,11 @@ from torch import nn
 from torchvision.models import get_model, get_model_weights, list_models
 from torchvision.transforms import InterpolationMode
 
-from forgrad_viz._utils import check_choice
-from forgrad_viz.data import SHAPES
-
-#: Folder of the shipped demo weights (``<name>.pt``) and model cards (``<name>.json``, ``<name>.md``).
-ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+from forgrad_viz.models.provenance import WeightsSource, file_sha256, set_weights_source
 
 #: ImageNet channel statistics, used when a model has no published weights to read them from.
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
-
-#: The demo models (architectures built by :func:`build_demo_model`, trained weights shipped in
-#: ``forgrad_viz/assets``), name -> description. They differ only in how they downsample.
-DEMO_MODELS: dict[str, str] = {
-    "maxpool_cnn": "3 stages of 2 conv3x3-BN-ReLU (16-32-64 channels), each followed by MaxPool2d(2); GAP; linear",
-    "strided_cnn": "3 stages of 2 conv3x3-BN-ReLU (16-32-64 channels), the second conv of each with stride 2; GAP; "
-    "linear",
-    "antialiased_cnn": "3 stages of 2 conv3x3-BN-ReLU (16-32-64 channels), each followed by MaxPool2d(2, stride=1) "
-    "and a [1,2,1]x[1,2,1] BlurPool of stride 2 (Zhang 2019); GAP; linear",
-}
 
 _WEIGHT_FILE_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".tar")
 
@@ -240,10 +225,7 @@ def _resolve_weights(name: str, weights: Any) -> tuple[Any, Mapping[str, Any] | 
             f"got {type(weights).__name__}"
         )
     if os.path.isfile(weights):
-        state = torch.load(os.fspath(weights), map_location="cpu", weights_only=True)
-        if not isinstance(state, Mapping):
-            raise ValueError(f"weights file {os.fspath(weights)!r} does not hold a state dict")
-        return None, state, f"file {os.fspath(weights)!r}"
+        return None, _read_state_file(os.fspath(weights)), f"file {os.fspath(weights)!r}"
     entry = _resolve_weights_name(name, weights) if isinstance(weights, str) else None
     if entry is not None:
         return entry, None, ""
@@ -256,6 +238,35 @@ def _resolve_weights(name: str, weights: Any) -> tuple[Any, Mapping[str, Any] | 
         f"weights {weights!r} is neither an existing file nor a weights name of {name!r}; valid names: "
         f"{valid or 'none (this model has no published weights)'}"
     )
+
+
+def _read_state_file(path: str) -> Mapping[str, Any]:
+    """The state dict saved in ``path`` (read with ``weights_only=True``), or a ValueError saying what to save."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise ValueError(
+            f"weights file {path!r} holds a pickled object (a whole model?), not a state dict; save "
+            "torch.save(model.state_dict(), path) and pass that file"
+        ) from error
+    if not isinstance(state, Mapping):
+        raise ValueError(
+            f"weights file {path!r} does not hold a state dict (found {type(state).__name__}); save "
+            "torch.save(model.state_dict(), path) and pass that file"
+        )
+    return state
+
+
+def _weights_record(weights: Any, entry: Any, seed: int | None) -> WeightsSource:
+    """Where the weights of :func:`load_torchvision`'s model came from."""
+    if entry is not None:
+        return WeightsSource("torchvision", str(entry))
+    if weights is None:
+        return WeightsSource("random", "global RNG" if seed is None else f"seed {seed}")
+    if isinstance(weights, Mapping):
+        return WeightsSource("state dict", "given in memory")
+    path = os.path.abspath(os.fspath(weights))
+    return WeightsSource("file", path=path, sha256=file_sha256(path))
 
 
 def _build_random(name: str, seed: int | None, config: dict[str, Any]) -> nn.Module:
@@ -333,120 +344,10 @@ def load_torchvision(
     model = nn.Sequential(collections.OrderedDict(normalize=Normalize(mean, std), net=net))
     if state is not None:
         _load_state(model, state, source)
+    set_weights_source(model, _weights_record(weights, entry, seed))
     return LoadedModel(model.to(device).eval(), transform)
 
 
 def _default_entry(name: str):
     enum = _weights_enum(name)
     return enum.DEFAULT if enum is not None else None
-
-
-class BlurPool(nn.Module):
-    """Anti-aliased subsampling (Zhang 2019): a fixed depthwise [1,2,1]x[1,2,1]/16 blur, then stride ``stride``.
-
-    Reflect padding keeps the output size ``ceil(H / stride)``.
-
-    Examples
-    --------
-    >>> BlurPool(4)(torch.rand(1, 4, 63, 63)).shape
-    torch.Size([1, 4, 32, 32])
-    """
-
-    def __init__(self, channels: int, stride: int = 2) -> None:
-        super().__init__()
-        taps = torch.tensor([1.0, 2.0, 1.0])
-        kernel = torch.outer(taps, taps) / 16.0
-        self.register_buffer("kernel", kernel.expand(channels, 1, 3, 3).contiguous())
-        self.stride = stride
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        padded = nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
-        return nn.functional.conv2d(padded, self.kernel, stride=self.stride, groups=x.shape[1])
-
-
-def _conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> list[nn.Module]:
-    return [
-        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    ]
-
-
-def _cnn(kind: str, channels: Sequence[int] = (16, 32, 64), n_classes: int = len(SHAPES)) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    previous = 3
-    for width in channels:
-        layers += _conv_bn_relu(previous, width)
-        if kind == "strided":
-            layers += _conv_bn_relu(width, width, stride=2)
-        else:
-            layers += _conv_bn_relu(width, width)
-            if kind == "maxpool":
-                layers.append(nn.MaxPool2d(2))
-            else:
-                layers += [nn.MaxPool2d(2, stride=1), BlurPool(width)]
-        previous = width
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(previous, n_classes)]
-    return nn.Sequential(*layers)
-
-
-def build_demo_model(name: str) -> nn.Module:
-    """A freshly initialised demo architecture (see :data:`DEMO_MODELS`) for 64 x 64 [0, 1] images.
-
-    Examples
-    --------
-    >>> build_demo_model("maxpool_cnn")(torch.rand(1, 3, 64, 64)).shape
-    torch.Size([1, 4])
-    """
-    check_choice(name, "name", list(DEMO_MODELS))
-    return _cnn(name.removesuffix("_cnn"))
-
-
-def _asset(name: str, suffix: str) -> Path:
-    check_choice(name, "name", list(DEMO_MODELS))
-    path = ASSETS_DIR / f"{name}{suffix}"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"demo asset {path} is missing; run examples/train_demo_models.py to (re)create the demo models"
-        )
-    return path
-
-
-def load_demo(name: str, device: str | torch.device = "cpu") -> nn.Module:
-    """A shipped demo classifier of the shapes set (:func:`forgrad_viz.data.shapes_dataset`), in eval mode.
-
-    The demo models take 64 x 64 float RGB images in [0, 1] and output logits over
-    :data:`forgrad_viz.data.SHAPES`. Their model cards are given by :func:`demo_card`.
-
-    Parameters
-    ----------
-    name : str
-        One of :data:`DEMO_MODELS`.
-    device : str or torch.device
-        Where to put the model.
-
-    Examples
-    --------
-    >>> from forgrad_viz.data import shapes_dataset
-    >>> model = load_demo("maxpool_cnn")
-    >>> model(shapes_dataset(2, seed=1).images).shape
-    torch.Size([2, 4])
-    """
-    model = build_demo_model(name)
-    state = torch.load(_asset(name, ".pt"), map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
-    return model.to(device).eval()
-
-
-def demo_card(name: str) -> dict[str, Any]:
-    """The model card of a demo model: architecture, training seed and set, evaluation accuracy, ...
-
-    The same card, as text, is ``forgrad_viz/assets/<name>.md``.
-
-    Examples
-    --------
-    >>> card = demo_card("maxpool_cnn")
-    >>> card["eval_accuracy"] >= 0.9
-    True
-    """
-    return json.loads(_asset(name, ".json").read_text())
