@@ -18,7 +18,9 @@ import numpy as np
 import torch
 
 from forgrad_viz._utils import check_choice, check_positive_int
-from forgrad_viz.filters import CutoffLike, Maps, _mask, _parse_cutoffs, _radius64, _to_tensor
+from forgrad_viz.filters.cutoffs import CutoffLike, _parse_cutoffs, _radius64
+from forgrad_viz.filters.maps import Maps, _to_tensor
+from forgrad_viz.filters.masks import _mask
 
 __all__ = ["high_frequency_energy", "radial_bins", "radial_spectrum"]
 

@@ -1,0 +1,196 @@
+"""Low-pass filtering and FORGrad: one forward ``rfft2`` for every cutoff, masked inverse FFTs in tiles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from forgrad_viz._utils import check_positive_int, iter_chunks
+from forgrad_viz.filters.cutoffs import CutoffLike, _parse_cutoffs
+from forgrad_viz.filters.maps import Maps, _check_finite, _to_tensor
+from forgrad_viz.filters.masks import _mask
+
+_CPU_TILE_BYTES = 2 * 2**20
+_CUDA_TILE_BYTES = 256 * 2**20
+
+
+def _tile_shape(n_cutoffs: int, n_maps: int, bytes_per_map: int, device: torch.device) -> tuple[int, int]:
+    """(cutoffs, maps) per tile: whole maps batches of several cutoffs, or part of one cutoff's maps."""
+    budget = _CUDA_TILE_BYTES if device.type == "cuda" else _CPU_TILE_BYTES
+    per_cutoff = n_maps * bytes_per_map
+    if per_cutoff <= budget:
+        return max(1, min(n_cutoffs, budget // per_cutoff)), n_maps
+    return 1, max(1, budget // bytes_per_map)
+
+
+def _inverse_into(
+    spectrum: torch.Tensor, masks: torch.Tensor, out: torch.Tensor, absolute: bool
+) -> torch.Tensor:
+    """Fill ``out`` (S, B, H, W) with ``irfft2(spectrum * masks[s])`` (then ``abs``) tile by tile.
+
+    ``spectrum`` is (B, H, W//2+1) complex, ``masks`` (S, H, W//2+1) real.
+    """
+    n_cutoffs, n_maps, height, width = out.shape
+    bytes_per_map = spectrum[0].numel() * spectrum.element_size()
+    tile_cutoffs, tile_maps = _tile_shape(n_cutoffs, n_maps, bytes_per_map, out.device)
+    buffer = spectrum.new_empty((tile_cutoffs, tile_maps, *spectrum.shape[1:]))
+    for cut in iter_chunks(n_cutoffs, tile_cutoffs):
+        for part in iter_chunks(n_maps, tile_maps):
+            product = buffer[: cut.stop - cut.start, : part.stop - part.start]
+            torch.mul(spectrum[None, part], masks[cut, None], out=product)
+            target = out[cut, part]
+            torch.fft.irfft2(product, s=(height, width), out=target)
+            if absolute:
+                target.abs_()
+    return out
+
+
+def lowpass(maps: Maps, cutoff: CutoffLike, kind: str = "ideal", order: int = 2) -> Maps:
+    """Low-pass filter real 2-D maps in the Fourier domain.
+
+    Parameters
+    ----------
+    maps : torch.Tensor or numpy.ndarray
+        Real floating-point maps of shape ``(..., H, W)`` with ``H, W >= 2``, finite. Tensors stay on their
+        device; numpy in gives numpy out. The input is never modified.
+    cutoff : float or 1-D sequence of S floats
+        Cutoff(s) in cycles per image (> 0). A sequence costs one forward FFT for all the cutoffs.
+    kind : {"ideal", "gaussian", "butterworth"}
+        Filter shape (see :mod:`forgrad_viz.filters`). ``"ideal"`` is the paper's binary mask.
+    order : int
+        Butterworth order (>= 1).
+
+    Returns
+    -------
+    torch.Tensor or numpy.ndarray
+        Real, same dtype and type as ``maps``; shape ``(..., H, W)`` for one cutoff, ``(S, ..., H, W)`` for S.
+
+    Examples
+    --------
+    >>> maps = torch.rand(2, 32, 32)
+    >>> lowpass(maps, 4.0).shape
+    torch.Size([2, 32, 32])
+    >>> lowpass(maps, [2.0, 4.0, 8.0], kind="gaussian").shape
+    torch.Size([3, 2, 32, 32])
+    """
+    tensor, restore = _to_tensor(maps, "maps")
+    cutoffs, is_sequence = _parse_cutoffs(cutoff)
+    out = _filter(tensor, cutoffs, kind, order, absolute=False)
+    return restore(out if is_sequence else out[0])
+
+
+def _filter(
+    tensor: torch.Tensor, cutoffs: tuple[float, ...], kind: str, order: int, absolute: bool
+) -> torch.Tensor:
+    """(S, *tensor.shape) filtered maps (``abs`` of them when ``absolute``)."""
+    *batch, height, width = tensor.shape
+    masks = _mask(height, width, cutoffs, kind, order, tensor.device, tensor.dtype)
+    spectrum = torch.fft.rfft2(tensor.reshape(-1, height, width))
+    out = tensor.new_empty((len(cutoffs), spectrum.shape[0], height, width))
+    _inverse_into(spectrum, masks, out, absolute)
+    return out.reshape(len(cutoffs), *batch, height, width)
+
+
+def _forgrad_input(attributions: Any) -> tuple[torch.Tensor, Callable]:
+    """abs(channel mean) of (N, C, H, W) or abs of (N, H, W) attributions, and the type restorer.
+
+    Finiteness is checked on the (N, H, W) result, three times less to read than the input: NaN and inf
+    propagate through the mean.
+    """
+    tensor, restore = _to_tensor(attributions, "attributions", ndims=(3, 4), check_finite=False)
+    maps = tensor.mean(dim=1).abs_() if tensor.dim() == 4 else tensor.abs()
+    _check_finite(maps, "attributions")
+    return maps, restore
+
+
+def forgrad(attributions: Maps, cutoff: CutoffLike, kind: str = "ideal", order: int = 2) -> Maps:
+    """FORGrad: the paper's filtered attribution maps, ``abs(lowpass(abs(mean over channels)))``.
+
+    Parameters
+    ----------
+    attributions : torch.Tensor or numpy.ndarray
+        ``(N, C, H, W)`` (averaged over channels) or ``(N, H, W)`` real floating-point attributions, any
+        ``H, W >= 2`` (odd and non-square sizes are exact). Never modified.
+    cutoff : float or 1-D sequence of S floats
+        Cutoff(s) in cycles per image (> 0); ``15`` at 224 x 224 is the paper's default. One forward FFT serves
+        all the cutoffs.
+    kind : {"ideal", "gaussian", "butterworth"}
+        Filter shape; ``"ideal"`` is the paper's.
+    order : int
+        Butterworth order (>= 1).
+
+    Returns
+    -------
+    torch.Tensor or numpy.ndarray
+        Non-negative maps, same dtype and type as the input: ``(N, H, W)`` for one cutoff, ``(S, N, H, W)`` for S.
+        Use :func:`iter_forgrad` to go through many cutoffs without holding all the outputs.
+
+    Examples
+    --------
+    >>> attributions = torch.randn(4, 3, 64, 64)
+    >>> forgrad(attributions, 8.0).shape
+    torch.Size([4, 64, 64])
+    >>> forgrad(attributions, [4.0, 8.0, 16.0]).shape
+    torch.Size([3, 4, 64, 64])
+    """
+    maps, restore = _forgrad_input(attributions)
+    cutoffs, is_sequence = _parse_cutoffs(cutoff)
+    out = _filter(maps, cutoffs, kind, order, absolute=True)
+    return restore(out if is_sequence else out[0])
+
+
+def iter_forgrad(
+    attributions: Maps, cutoffs: CutoffLike, chunk_size: int = 8, kind: str = "ideal", order: int = 2
+) -> Iterator[tuple[np.ndarray, Maps]]:
+    """Go through :func:`forgrad` outputs for many cutoffs in chunks, without holding them all.
+
+    The input is validated and its forward FFT computed once, at the call; each chunk then costs its inverse
+    FFTs only. Only one chunk's output, ``chunk_size x N x H x W``, exists at a time
+    (unless the caller keeps them).
+
+    Parameters
+    ----------
+    attributions : torch.Tensor or numpy.ndarray
+        As for :func:`forgrad`: ``(N, C, H, W)`` or ``(N, H, W)``.
+    cutoffs : float or 1-D sequence of S floats
+        Cutoffs in cycles per image (> 0), in the order they are yielded.
+    chunk_size : int
+        Number of cutoffs per chunk (>= 1).
+    kind, order
+        As for :func:`forgrad`.
+
+    Yields
+    ------
+    values : numpy.ndarray
+        The chunk's cutoffs, shape ``(s,)``.
+    maps : torch.Tensor or numpy.ndarray
+        Their filtered maps, shape ``(s, N, H, W)``, same type and dtype as the input.
+
+    Examples
+    --------
+    >>> attributions = torch.randn(2, 3, 32, 32)
+    >>> [maps.shape[0] for values, maps in iter_forgrad(attributions, [1, 2, 4, 8, 16], chunk_size=2)]
+    [2, 2, 1]
+    """
+    check_positive_int(chunk_size, "chunk_size")
+    values, _ = _parse_cutoffs(cutoffs, name="cutoffs")
+    maps, restore = _forgrad_input(attributions)
+    masks = _mask(maps.shape[-2], maps.shape[-1], values, kind, order, maps.device, maps.dtype)
+    return _forgrad_chunks(torch.fft.rfft2(maps), masks, values, maps.shape[-1], chunk_size, restore)
+
+
+def _forgrad_chunks(
+    spectrum: torch.Tensor,
+    masks: torch.Tensor,
+    values: tuple[float, ...],
+    width: int,
+    chunk_size: int,
+    restore: Callable,
+) -> Iterator[tuple[np.ndarray, Maps]]:
+    n_maps, height, _ = spectrum.shape
+    for part in iter_chunks(len(values), chunk_size):
+        out = spectrum.real.new_empty((part.stop - part.start, n_maps, height, width))
+        yield np.asarray(values[part]), restore(_inverse_into(spectrum, masks[part], out, absolute=True))

@@ -1,0 +1,34 @@
+"""Result containers: faithfulness scores, cutoff sweeps and architecture comparisons.
+
+Each result keeps per-image values (so that confidence intervals can be computed over images), reports means and
+bootstrap intervals, converts to plain dictionaries, saves to and loads from JSON, and plots itself (the plotting
+code is imported only when ``.plot()`` is called).
+
+Modules
+-------
+faithfulness
+    :class:`FaithfulnessResult` (one metric's per-image scores and curves) and :data:`HIGHER_IS_BETTER`.
+cutoff_sweep
+    :class:`CutoffSweep` (scores per cutoff and image, merging of image shards) and :class:`BestCutoff`
+    (sigma* with a bootstrap interval over images).
+comparison
+    :class:`ArchitectureComparison`: sweeps of several models and methods as rows, Markdown, CSV and JSON.
+statistics
+    :func:`bootstrap_ci` and the bootstrap resampling weights shared by the containers.
+serialization
+    Arrays to and from JSON lists, JSON files tagged with the result type, text files.
+"""
+
+from forgrad_viz.results.comparison import ArchitectureComparison
+from forgrad_viz.results.cutoff_sweep import BestCutoff, CutoffSweep
+from forgrad_viz.results.faithfulness import HIGHER_IS_BETTER, FaithfulnessResult
+from forgrad_viz.results.statistics import bootstrap_ci
+
+__all__ = [
+    "HIGHER_IS_BETTER",
+    "ArchitectureComparison",
+    "BestCutoff",
+    "CutoffSweep",
+    "FaithfulnessResult",
+    "bootstrap_ci",
+]
