@@ -47,6 +47,9 @@ _EXPORTS: dict[str, str] = {
     "CutoffSweep": "results",
     "BestCutoff": "results",
     "ArchitectureComparison": "results",
+    "HeldOutGain": "results",
+    "CutoffComparison": "results",
+    "compare_best_cutoffs": "results",
     "export_figure": "export",
     "paper_style": "export",
 }

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from forgrad_viz.results import paired
 from forgrad_viz.results.serialization import _from_list, _read_json, _to_list, _write_json
-from forgrad_viz.results.statistics import _bootstrap_weights, _check_level, bootstrap_ci
+from forgrad_viz.results.statistics import _bootstrap_weights, _check_level, _percentiles, bootstrap_ci
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -133,12 +135,15 @@ class CutoffSweep:
         low, high = bootstrap_ci(scores, level=level, n_boot=n_boot, seed=seed)
         return np.atleast_1d(low), np.atleast_1d(high)
 
-    def best_cutoff(self, metric: str, level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> BestCutoff:
+    def best_cutoff(
+        self, metric: str, level: float = 0.95, n_boot: int = 1000, seed: int = 0, warn_at_edge: bool = True
+    ) -> BestCutoff:
         """The cutoff sigma* with the best mean score, and a bootstrap interval of sigma* over images.
 
         For a metric where higher is better sigma* is the argmax of the mean score over cutoffs, else the
         argmin. The interval holds the ``level`` central percentiles of sigma* recomputed on ``n_boot``
-        resamples of the images.
+        resamples of the images. This is the in-sample choice: report its gain with :meth:`held_out`. A sigma*
+        at either end of the grid warns (``warn_at_edge``), since the optimum may lie beyond the grid.
         """
         scores = self.scores[_check_metric(metric, self.metrics)]
         _check_level(level)
@@ -146,8 +151,15 @@ class CutoffSweep:
         best = int(np.argmax(sign * scores.mean(axis=1)))
         resampled = scores @ _bootstrap_weights(self.n_images, n_boot, seed).T  # (S, n_boot)
         boot_cutoffs = self.cutoffs[np.argmax(sign * resampled, axis=0)]
-        tail = (1.0 - level) / 2.0 * 100.0
-        low, high = np.percentile(boot_cutoffs, [tail, 100.0 - tail], method="nearest")
+        low, high = _percentiles(boot_cutoffs, level, method="nearest")
+        if warn_at_edge and self.cutoffs.shape[0] > 1 and best in (0, self.cutoffs.shape[0] - 1):
+            end = "smallest" if best == 0 else "largest"
+            warnings.warn(
+                f"{self.model_name or 'the model'}, {self.method}, {metric}: sigma* = {self.cutoffs[best]:.3g} is the "
+                f"{end} cutoff of the grid; the optimum may lie beyond it: extend the grid",
+                UserWarning,
+                stacklevel=2,
+            )
         return BestCutoff(
             metric=metric,
             cutoff=float(self.cutoffs[best]),
@@ -156,6 +168,32 @@ class CutoffSweep:
             score=float(scores[best].mean()),
             unfiltered=float(self.unfiltered[metric].mean()),
         )
+
+    def gain(self, metric: str) -> np.ndarray:
+        """Mean paired gain of each cutoff over the unfiltered map, shape (S,); > 0 means better than unfiltered.
+
+        See :func:`forgrad_viz.results.paired.gain`.
+        """
+        return paired.gain(self, metric)
+
+    def gain_interval(
+        self, metric: str, level: float = 0.95, n_boot: int = 1000, seed: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Paired bootstrap interval of :meth:`gain` (the same image resamples for every cutoff): ``(low, high)``.
+
+        See :func:`forgrad_viz.results.paired.gain_interval`.
+        """
+        return paired.gain_interval(self, metric, level=level, n_boot=n_boot, seed=seed)
+
+    def held_out(
+        self, metric: str, folds: int = 2, seed: int = 0, level: float = 0.95, n_boot: int = 1000
+    ) -> paired.HeldOutGain:
+        """The held-out gain of FORGrad: sigma* chosen on the other folds, scored on the fold left out.
+
+        The number to report: sigma* is never scored on the images that chose it. See
+        :func:`forgrad_viz.results.paired.held_out`.
+        """
+        return paired.held_out(self, metric, folds=folds, seed=seed, level=level, n_boot=n_boot)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dictionary (see :meth:`from_dict`)."""

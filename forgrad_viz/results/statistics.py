@@ -6,6 +6,8 @@ are comparable and deterministic in ``seed``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -59,14 +61,31 @@ def _bootstrap_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
     Each row counts how often each image is drawn in one resample with replacement (divided by ``n``), so the
     memory stays (n_boot, n) whatever the number of rows of values. Deterministic in ``seed``.
     """
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer; got {n_boot!r}")
+    n_boot = _check_n_boot(n_boot)
     draws = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
     counts = np.zeros((n_boot, n))
     np.add.at(counts, (np.arange(n_boot)[:, None], draws), 1.0)
     return counts / n
 
 
-def _check_level(level: float) -> None:
-    if not 0.0 < float(level) < 1.0:
-        raise ValueError(f"level must lie in (0, 1); got {level}")
+def _check_level(level: float) -> float:
+    try:
+        value = float(level)
+    except (TypeError, ValueError):
+        raise ValueError(f"level must be a number in (0, 1); got {level!r}") from None
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"level must lie in (0, 1); got {level!r}")
+    return value
+
+
+def _check_n_boot(n_boot: int) -> int:
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer; got {n_boot!r}")
+    return int(n_boot)
+
+
+def _percentiles(values: np.ndarray, level: float, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Central ``level`` percentile interval over the last axis."""
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(values, [tail, 100.0 - tail], axis=-1, **kwargs)
+    return low, high

@@ -8,16 +8,15 @@ import time
 import numpy as np
 import pytest
 
-from forgrad_viz.paired_stats import (
-    CutoffComparison,
+from forgrad_viz.results import CutoffSweep
+from forgrad_viz.results.best_cutoffs import CutoffComparison, compare_best_cutoffs
+from forgrad_viz.results.paired import (
     HeldOutGain,
-    compare_best_cutoffs,
     gain,
     gain_interval,
     held_out,
     paired_gains,
 )
-from forgrad_viz.results import CutoffSweep
 
 CUTOFFS = 2.0 ** np.arange(12)  # 1 .. 2048 cycles per image
 

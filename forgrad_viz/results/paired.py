@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from forgrad_viz.results.statistics import _bootstrap_weights, _check_level, _check_n_boot, _percentiles
+
 __all__ = [
-    "CutoffComparison",
     "HeldOutGain",
-    "compare_best_cutoffs",
     "gain",
     "gain_interval",
     "held_out",
@@ -45,36 +45,6 @@ def _check_metric(sweep: Any, metric: str, name: str = "sweep") -> str:
     if metric not in available:
         raise ValueError(f"metric must be one of {list(available)} (the metrics of {name}); got {metric!r}")
     return metric
-
-
-def _check_level(level: float) -> float:
-    try:
-        value = float(level)
-    except (TypeError, ValueError):
-        raise ValueError(f"level must be a number in (0, 1); got {level!r}") from None
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"level must lie in (0, 1); got {level!r}")
-    return value
-
-
-def _check_n_boot(n_boot: int) -> int:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer; got {n_boot!r}")
-    return int(n_boot)
-
-
-def _weights(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot, n) resample weights (rows sum to 1), shared with :mod:`forgrad_viz.results`."""
-    from forgrad_viz.results import _bootstrap_weights
-
-    return _bootstrap_weights(n, _check_n_boot(n_boot), seed)
-
-
-def _percentiles(values: np.ndarray, level: float, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Central ``level`` percentile interval over the last axis."""
-    tail = (1.0 - level) / 2.0 * 100.0
-    low, high = np.percentile(values, [tail, 100.0 - tail], axis=-1, **kwargs)
-    return low, high
 
 
 def _argbest(means: np.ndarray) -> np.ndarray:
@@ -190,7 +160,7 @@ def gain_interval(
     """
     gains = paired_gains(sweep, metric)
     level = _check_level(level)
-    means = gains @ _weights(gains.shape[1], n_boot, seed).T  # (S, n_boot)
+    means = gains @ _bootstrap_weights(gains.shape[1], n_boot, seed).T  # (S, n_boot)
     return _percentiles(means, level)
 
 
@@ -330,7 +300,7 @@ def held_out(
     best = _argbest(gains @ outside)  # (folds,)
     per_image = gains[best[fold_of_image], np.arange(n_images)]
 
-    means = _weights(n_images, n_boot, seed) @ per_image  # (n_boot,)
+    means = _bootstrap_weights(n_images, n_boot, seed) @ per_image  # (n_boot,)
     low, high = _percentiles(means, level)
     return HeldOutGain(
         metric=metric,
@@ -347,161 +317,3 @@ def held_out(
 
 
 # --------------------------------------------------------------------------------------------------- two models
-
-
-@dataclass(frozen=True)
-class CutoffComparison:
-    """Whether the best cutoffs sigma* of two sweeps over the same images differ.
-
-    Attributes
-    ----------
-    metric : str
-        The metric.
-    cutoff_a, cutoff_b : float
-        In-sample sigma* of each sweep (largest mean paired gain; ties go to the smallest cutoff).
-    ratio : float
-        ``cutoff_a / cutoff_b``.
-    low, high : float
-        Percentile bootstrap interval of the ratio (``2 **`` the percentiles of ``log2(sigma*_a / sigma*_b)``
-        over resamples of the images, the same resamples for both sweeps).
-    level : float
-        Coverage of the interval.
-    n_images : int
-        Number of images N.
-    name_a, name_b : str
-        ``model_name`` of each sweep.
-
-    Examples
-    --------
-    >>> comparison = CutoffComparison("insertion", 4.0, 16.0, 0.25, 0.125, 0.5, 0.95, 64, "a", "b")
-    >>> comparison.differs
-    True
-    """
-
-    metric: str
-    cutoff_a: float
-    cutoff_b: float
-    ratio: float
-    low: float
-    high: float
-    level: float
-    n_images: int
-    name_a: str = ""
-    name_b: str = ""
-
-    @property
-    def differs(self) -> bool:
-        """Whether the interval of the ratio excludes 1."""
-        return bool(self.low > 1.0 or self.high < 1.0)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary of plain floats, ints and strings."""
-        return {
-            "type": "CutoffComparison",
-            "metric": self.metric,
-            "name_a": str(self.name_a),
-            "name_b": str(self.name_b),
-            "cutoff_a": float(self.cutoff_a),
-            "cutoff_b": float(self.cutoff_b),
-            "ratio": float(self.ratio),
-            "low": float(self.low),
-            "high": float(self.high),
-            "level": float(self.level),
-            "n_images": int(self.n_images),
-            "differs": self.differs,
-        }
-
-
-def _positive_cutoffs(sweep: Any, name: str) -> np.ndarray:
-    cutoffs = np.asarray(sweep.cutoffs, dtype=np.float64).reshape(-1)
-    if not np.all(cutoffs > 0):
-        raise ValueError(f"{name}.cutoffs must all be positive to form a ratio; got {cutoffs.tolist()}")
-    return cutoffs
-
-
-def compare_best_cutoffs(
-    sweep_a: Any, sweep_b: Any, metric: str, level: float = 0.95, n_boot: int = 1000, seed: int = 0
-) -> CutoffComparison:
-    """Compare the best cutoffs sigma* of two sweeps (e.g. two architectures) over the same images.
-
-    sigma* of each sweep maximises its mean paired gain over the unfiltered map (ties: smallest cutoff). The
-    images are resampled ``n_boot`` times, the same resamples for both sweeps; on each resample both sigma*
-    are recomputed, and the interval is the central ``level`` percentiles of ``log2(sigma*_a / sigma*_b)``
-    (nearest attained values), mapped back with ``2 **``. The two sweeps may use different cutoff grids.
-
-    Parameters
-    ----------
-    sweep_a, sweep_b : CutoffSweep
-        Sweeps over the same set of ``image_ids`` (in any order: ``sweep_b`` is aligned to ``sweep_a``).
-    metric : str
-        A metric of both sweeps.
-    level : float
-        Coverage of the interval, in (0, 1).
-    n_boot : int
-        Number of bootstrap resamples of the images (>= 1).
-    seed : int
-        Seed of the resampling.
-
-    Returns
-    -------
-    CutoffComparison
-
-    Examples
-    --------
-    >>> from forgrad_viz.results import CutoffSweep
-    >>> def make(peak, name):
-    ...     cutoffs = np.array([2.0, 4.0, 8.0, 16.0])
-    ...     scores = 0.5 - 0.1 * np.abs(np.log2(cutoffs / peak))[:, None] + np.zeros((1, 30))
-    ...     scores = scores + 0.01 * np.random.default_rng(1).standard_normal(scores.shape)
-    ...     return CutoffSweep("saliency", "ideal", cutoffs, ("insertion",), {"insertion": scores},
-    ...                        {"insertion": np.full(30, 0.4)}, {"insertion": True}, np.arange(30), name)
-    >>> comparison = compare_best_cutoffs(make(4.0, "a"), make(16.0, "b"), "insertion", n_boot=200)
-    >>> comparison.ratio, comparison.differs
-    (0.25, True)
-    """
-    _check_metric(sweep_a, metric, "sweep_a")
-    _check_metric(sweep_b, metric, "sweep_b")
-    level = _check_level(level)
-    _check_n_boot(n_boot)
-    ids_a = np.asarray(sweep_a.image_ids).reshape(-1)
-    ids_b = np.asarray(sweep_b.image_ids).reshape(-1)
-    for ids, name in ((ids_a, "sweep_a"), (ids_b, "sweep_b")):
-        if np.unique(ids).shape[0] != ids.shape[0]:
-            raise ValueError(f"{name}.image_ids must be distinct to pair images")
-    if ids_a.shape != ids_b.shape or not np.array_equal(np.sort(ids_a), np.sort(ids_b)):
-        only_a = np.setdiff1d(ids_a, ids_b)
-        only_b = np.setdiff1d(ids_b, ids_a)
-        raise ValueError(
-            "sweep_a and sweep_b must hold the same images (image_ids); "
-            f"{only_a.shape[0]} only in sweep_a (e.g. {only_a[:5].tolist()}), "
-            f"{only_b.shape[0]} only in sweep_b (e.g. {only_b[:5].tolist()})"
-        )
-    cutoffs_a = _positive_cutoffs(sweep_a, "sweep_a")
-    cutoffs_b = _positive_cutoffs(sweep_b, "sweep_b")
-
-    gains_a = paired_gains(sweep_a, metric)
-    gains_b = paired_gains(sweep_b, metric)
-    if not np.array_equal(ids_a, ids_b):  # align sweep_b's images to sweep_a's order
-        order_b = np.argsort(ids_b, kind="stable")
-        gains_b = gains_b[:, order_b[np.searchsorted(ids_b[order_b], ids_a)]]
-    n_images = int(ids_a.shape[0])
-
-    best_a = float(cutoffs_a[_argbest(gains_a.mean(axis=1)[:, None])[0]])
-    best_b = float(cutoffs_b[_argbest(gains_b.mean(axis=1)[:, None])[0]])
-
-    weights = _weights(n_images, n_boot, seed).T  # (N, n_boot), one matrix for both sweeps
-    boot_a = cutoffs_a[_argbest(gains_a @ weights)]  # (n_boot,)
-    boot_b = cutoffs_b[_argbest(gains_b @ weights)]
-    low, high = _percentiles(np.log2(boot_a / boot_b), level, method="nearest")
-    return CutoffComparison(
-        metric=metric,
-        cutoff_a=best_a,
-        cutoff_b=best_b,
-        ratio=best_a / best_b,
-        low=float(2.0**low),
-        high=float(2.0**high),
-        level=level,
-        n_images=n_images,
-        name_a=str(getattr(sweep_a, "model_name", "")),
-        name_b=str(getattr(sweep_b, "model_name", "")),
-    )
