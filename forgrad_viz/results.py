@@ -212,8 +212,8 @@ class FaithfulnessResult:
         return cls.from_dict(_read_json(path, "FaithfulnessResult"))
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Figure:
-        """Score-versus-fraction curves (see :func:`forgrad_viz.plotting.faithfulness_curves`)."""
-        from forgrad_viz.plotting import faithfulness_curves
+        """Score-versus-fraction curves (see :func:`forgrad_viz.plot.faithfulness_curves`)."""
+        from forgrad_viz.plot import faithfulness_curves
 
         return faithfulness_curves(self, ax=ax, **kwargs)
 
@@ -446,8 +446,8 @@ class CutoffSweep:
         )
 
     def plot(self, metric: str | None = None, ax: Any = None, **kwargs: Any) -> Figure:
-        """Faithfulness versus cutoff (see :func:`forgrad_viz.plotting.cutoff_curves`)."""
-        from forgrad_viz.plotting import cutoff_curves
+        """Faithfulness versus cutoff (see :func:`forgrad_viz.plot.cutoff_curves`)."""
+        from forgrad_viz.plot import cutoff_curves
 
         return cutoff_curves(self, metric=metric, ax=ax, **kwargs)
 
@@ -639,7 +639,7 @@ class ArchitectureComparison:
 
     def plot(self, **kwargs: Any) -> Figure:
         """sigma* per architecture and the faithfulness gain (see
-        :func:`forgrad_viz.plotting.architecture_comparison`)."""
-        from forgrad_viz.plotting import architecture_comparison
+        :func:`forgrad_viz.plot.architecture_comparison`)."""
+        from forgrad_viz.plot import architecture_comparison
 
         return architecture_comparison(self, **kwargs)
