@@ -53,10 +53,9 @@ _EXPORTS: dict[str, str] = {
     "export_figure": "export",
     "paper_style": "export",
 }
-# public submodules reachable as attributes (fv.plot is the plotting module)
+# public submodules reachable as attributes
 _SUBMODULES: dict[str, str] = {
-    "plot": "plotting",
-    "plotting": "plotting",
+    "plot": "plot",
     "models": "models",
     "data": "data",
     "widgets": "widgets",

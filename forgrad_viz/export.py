@@ -145,7 +145,7 @@ def paper_style(venue: str = "default", columns: int = 1, aspect: float = DEFAUL
     """Context manager: figures made inside fit the venue's column and export with embedded TrueType fonts.
 
     Inside the block, new figures default to :func:`figure_size` (the figure functions of
-    :mod:`forgrad_viz.plotting` take their width from it), fonts are DejaVu Sans at 7-9 pt for ICML and NeurIPS
+    :mod:`forgrad_viz.plot` take their width from it), fonts are DejaVu Sans at 7-9 pt for ICML and NeurIPS
     (10 pt for ``"default"``), PDF/PS fonts are embedded as TrueType (``pdf.fonttype`` 42, no Type 3), SVG text
     stays text (``svg.fonttype`` "none"), saved figures are cropped to a tight box, and SVG ids use a fixed salt.
 

@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 from test_plotting import make_sweep
 
-from forgrad_viz import plotting
+from forgrad_viz import plot
 from forgrad_viz.export import FORMATS, export_figure, figure_size, paper_style
 
 
@@ -59,8 +59,8 @@ def test_paper_style_sets_parameters_and_restores_them() -> None:
 
 def test_plotting_figures_take_the_venue_width() -> None:
     with paper_style("neurips", columns=2):
-        fig = plotting.cutoff_curves(make_sweep())
-        image = plotting.heatmap(np.random.default_rng(0).random((8, 8)), colorbar=False)
+        fig = plot.cutoff_curves(make_sweep())
+        image = plot.heatmap(np.random.default_rng(0).random((8, 8)), colorbar=False)
     assert fig.get_figwidth() == pytest.approx(5.5)
     assert image.get_figheight() == pytest.approx(5.5 * 0.75)
 
@@ -71,7 +71,7 @@ def _styled_figure() -> Figure:
 
 
 def _cutoff_figure() -> Figure:
-    return plotting.cutoff_curves(make_sweep(), n_boot=100)
+    return plot.cutoff_curves(make_sweep(), n_boot=100)
 
 
 @pytest.mark.parametrize("build", [_figure, _styled_figure, _cutoff_figure])

@@ -20,8 +20,11 @@ def test_unknown_attribute_raises_attribute_error() -> None:
         fv.no_such_name  # noqa: B018
 
 
-def test_plot_is_the_plotting_module() -> None:
-    assert fv.plot is fv.plotting
+def test_plot_is_the_plot_package() -> None:
+    import forgrad_viz.plot
+
+    assert fv.plot is forgrad_viz.plot
+    assert not hasattr(fv, "plotting")
     assert callable(fv.plot.cutoff_curves) and callable(fv.plot.before_after)
 
 

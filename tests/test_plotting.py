@@ -24,7 +24,7 @@ from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.testing.compare import compare_images
 
-from forgrad_viz import palette, plotting
+from forgrad_viz import palette, plot
 from forgrad_viz.results import ArchitectureComparison, CutoffSweep, FaithfulnessResult, bootstrap_ci
 from forgrad_viz.spectra import radial_spectrum
 
@@ -105,25 +105,25 @@ def _heatmap_case() -> Figure:
     images, attributions = make_maps(1)
     fig = Figure(figsize=(6, 2.4), layout="constrained")
     axes = fig.subplots(1, 2)
-    plotting.heatmap(attributions[0, 0], ax=axes[0], title="signed")
-    plotting.heatmap(np.abs(attributions[0].mean(0)), images[0], ax=axes[1], title="overlay")
+    plot.heatmap(attributions[0, 0], ax=axes[0], title="signed")
+    plot.heatmap(np.abs(attributions[0].mean(0)), images[0], ax=axes[1], title="overlay")
     return fig
 
 
 FIGURE_CASES: dict[str, Callable[[], Figure]] = {
     "heatmap": _heatmap_case,
-    "before_after": lambda: plotting.before_after(*make_maps(2), [2, 6], method_name="saliency"),
-    "spectrum": lambda: plotting.spectrum(
+    "before_after": lambda: plot.before_after(*make_maps(2), [2, 6], method_name="saliency"),
+    "spectrum": lambda: plot.spectrum(
         {"saliency": make_maps(4)[1], "rise": make_maps(4, noise=0.01)[1]}, cutoff=6, show_filtered=True
     ),
-    "cutoff_curves": lambda: plotting.cutoff_curves(make_sweep(), "insertion"),
-    "cutoff_curves_grid": lambda: plotting.cutoff_curves(
+    "cutoff_curves": lambda: plot.cutoff_curves(make_sweep(), "insertion"),
+    "cutoff_curves_grid": lambda: plot.cutoff_curves(
         [make_sweep("saliency"), make_sweep("smoothgrad", seed=1, peak=4.0)], "deletion", layout="grid"
     ),
-    "faithfulness_curves": lambda: plotting.faithfulness_curves(
+    "faithfulness_curves": lambda: plot.faithfulness_curves(
         {"saliency": make_result(), "smoothgrad": make_result(seed=1)}, show_images=True
     ),
-    "architecture_comparison": lambda: plotting.architecture_comparison(make_comparison(), "insertion"),
+    "architecture_comparison": lambda: plot.architecture_comparison(make_comparison(), "insertion"),
 }
 
 
@@ -156,7 +156,7 @@ def legend_texts(fig: Figure) -> list[str]:
 
 def test_heatmap_unsigned_uses_sequential_map_with_percentile_limits() -> None:
     values = np.random.default_rng(0).random((20, 24)) ** 3
-    fig = plotting.heatmap(values, title="map")
+    fig = plot.heatmap(values, title="map")
     ax = fig.axes[0]
     shown = ax.images[0]
     np.testing.assert_array_equal(shown.get_array(), values)
@@ -170,7 +170,7 @@ def test_heatmap_unsigned_uses_sequential_map_with_percentile_limits() -> None:
 
 def test_heatmap_signed_is_centred_at_zero_and_accepts_tensors() -> None:
     values = torch.randn(16, 16, generator=torch.Generator().manual_seed(1)) + 0.5
-    fig = plotting.heatmap(values, clip_percentile=95, colorbar=False)
+    fig = plot.heatmap(values, clip_percentile=95, colorbar=False)
     shown = fig.axes[0].images[0]
     limit = np.percentile(np.abs(values.numpy().astype(np.float64)), 95)
     assert (shown.norm.vmin, shown.norm.vmax) == pytest.approx((-limit, limit))
@@ -181,7 +181,7 @@ def test_heatmap_signed_is_centred_at_zero_and_accepts_tensors() -> None:
 
 def test_heatmap_overlay_draws_luminance_under_the_map() -> None:
     images, attributions = make_maps(1, size=8)
-    fig = plotting.heatmap(np.abs(attributions[0, 0]), images[0], alpha=0.4)
+    fig = plot.heatmap(np.abs(attributions[0, 0]), images[0], alpha=0.4)
     grey, shown = fig.axes[0].images
     expected = 0.299 * images[0, 0] + 0.587 * images[0, 1] + 0.114 * images[0, 2]
     np.testing.assert_allclose(grey.get_array(), expected, atol=1e-12)
@@ -195,14 +195,14 @@ def test_heatmap_draws_into_given_axes_without_pyplot_figures() -> None:
     before = plt.get_fignums()
     fig = Figure()
     ax = fig.add_subplot()
-    assert plotting.heatmap(np.ones((4, 4)), ax=ax, colorbar=False) is fig
+    assert plot.heatmap(np.ones((4, 4)), ax=ax, colorbar=False) is fig
     assert ax.images[0].norm.vmin == 1.0 and ax.images[0].norm.vmax == 2.0  # constant map: width-1 range
     assert plt.get_fignums() == before
 
 
 def test_color_limits_reject_bad_percentiles() -> None:
     with pytest.raises(ValueError, match="clip_percentile"):
-        plotting.color_limits(np.ones((2, 2)), signed=False, clip_percentile=120)
+        plot.color_limits(np.ones((2, 2)), signed=False, clip_percentile=120)
 
 
 # ------------------------------------------------------------------------------------------- before / after
@@ -219,9 +219,7 @@ def _ideal_forgrad_numpy(attributions: np.ndarray, cutoff: float) -> np.ndarray:
 
 def test_before_after_layout_titles_and_panel_data() -> None:
     images, attributions = make_maps(2, size=16)
-    fig = plotting.before_after(
-        torch.tensor(images), torch.tensor(attributions), [2, 5], method_name="saliency"
-    )
+    fig = plot.before_after(torch.tensor(images), torch.tensor(attributions), [2, 5], method_name="saliency")
     assert len(fig.axes) == 2 * 4
     axes = np.array(fig.axes).reshape(2, 4)
     assert [a.get_title() for a in axes[0]] == ["image", "raw", "σ = 2", "σ = 5"]
@@ -239,7 +237,7 @@ def test_before_after_layout_titles_and_panel_data() -> None:
 
 def test_before_after_row_normalisation_shares_limits() -> None:
     images, attributions = make_maps(1, size=16)
-    fig = plotting.before_after(images[0], attributions, 3.0, normalization="row", clip_percentile=90)
+    fig = plot.before_after(images[0], attributions, 3.0, normalization="row", clip_percentile=90)
     raw = np.abs(attributions[0].mean(0))
     stack = np.stack([raw, _ideal_forgrad_numpy(attributions, 3.0)[0]])
     limits = {(a.images[0].norm.vmin, a.images[0].norm.vmax) for a in fig.axes[1:]}
@@ -259,28 +257,28 @@ def test_before_after_rejects_mismatched_shapes(
     images: np.ndarray, attributions: np.ndarray, match: str
 ) -> None:
     with pytest.raises(ValueError, match=match):
-        plotting.before_after(images, attributions, 4.0)
+        plot.before_after(images, attributions, 4.0)
 
 
 def test_before_after_rejects_bad_cutoffs_and_options() -> None:
     images, attributions = make_maps(1, size=8)
     with pytest.raises(ValueError, match="cutoffs"):
-        plotting.before_after(images, attributions, [])
+        plot.before_after(images, attributions, [])
     with pytest.raises(ValueError, match="cutoffs"):
-        plotting.before_after(images, attributions, [-1.0])
+        plot.before_after(images, attributions, [-1.0])
     with pytest.raises(ValueError, match="normalization"):
-        plotting.before_after(images, attributions, 2.0, normalization="global")
+        plot.before_after(images, attributions, 2.0, normalization="global")
     with pytest.raises(ValueError, match="at least 3 Axes"):
-        plotting.before_after(images, attributions, 2.0, ax=[Figure().add_subplot()])
+        plot.before_after(images, attributions, 2.0, ax=[Figure().add_subplot()])
 
 
 def test_heatmap_rejects_mismatched_image_and_bad_shapes() -> None:
     with pytest.raises(ValueError, match="must match"):
-        plotting.heatmap(np.zeros((8, 8)), np.zeros((3, 8, 9)))
+        plot.heatmap(np.zeros((8, 8)), np.zeros((3, 8, 9)))
     with pytest.raises(ValueError, match=r"\(H, W\)"):
-        plotting.heatmap(np.zeros((1, 2, 8, 8)))
+        plot.heatmap(np.zeros((1, 2, 8, 8)))
     with pytest.raises(ValueError, match="NaN"):
-        plotting.heatmap(np.full((4, 4), np.nan))
+        plot.heatmap(np.full((4, 4), np.nan))
 
 
 # ------------------------------------------------------------------------------------------- spectrum
@@ -289,7 +287,7 @@ def test_heatmap_rejects_mismatched_image_and_bad_shapes() -> None:
 def test_spectrum_plots_mean_band_cutoff_and_filtered_spectra() -> None:
     _, attributions = make_maps(4, size=32)
     maps = {"saliency": attributions[:, 0], "smoothgrad": np.abs(attributions).mean(1)}
-    fig = plotting.spectrum(maps, cutoff=6.0, show_filtered=True, band="ci", level=0.9)
+    fig = plot.spectrum(maps, cutoff=6.0, show_filtered=True, band="ci", level=0.9)
     ax = fig.axes[0]
     assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
     lines = {line.get_label(): line for line in ax.get_lines()}
@@ -327,7 +325,7 @@ def test_spectrum_plots_mean_band_cutoff_and_filtered_spectra() -> None:
 
 def test_spectrum_accepts_one_array_and_iqr_band() -> None:
     _, attributions = make_maps(5, size=16)
-    fig = plotting.spectrum(attributions, band="iqr")
+    fig = plot.spectrum(attributions, band="iqr")
     ax = fig.axes[0]
     freqs, power = radial_spectrum(np.abs(attributions.mean(1)))
     power = power[:, freqs <= 8]
@@ -339,13 +337,13 @@ def test_spectrum_accepts_one_array_and_iqr_band() -> None:
 
 def test_spectrum_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="cutoff"):
-        plotting.spectrum(np.zeros((2, 8, 8)), show_filtered=True)
+        plot.spectrum(np.zeros((2, 8, 8)), show_filtered=True)
     with pytest.raises(ValueError, match="band"):
-        plotting.spectrum(np.zeros((2, 8, 8)), band="sd")
+        plot.spectrum(np.zeros((2, 8, 8)), band="sd")
     with pytest.raises(ValueError, match="at least one"):
-        plotting.spectrum({})
+        plot.spectrum({})
     with pytest.raises(ValueError, match="shape"):
-        plotting.spectrum(np.zeros(8))
+        plot.spectrum(np.zeros(8))
 
 
 # ------------------------------------------------------------------------------------------- cutoff curves
@@ -353,7 +351,7 @@ def test_spectrum_rejects_bad_input() -> None:
 
 def test_cutoff_curves_single_sweep_data_labels_and_references() -> None:
     sweep = make_sweep()
-    fig = plotting.cutoff_curves(sweep, "insertion", level=0.9)
+    fig = plot.cutoff_curves(sweep, "insertion", level=0.9)
     ax = fig.axes[0]
     assert len(fig.axes) == 1
     assert ax.get_xscale() == "log"
@@ -392,7 +390,7 @@ def test_cutoff_curves_single_sweep_data_labels_and_references() -> None:
 def test_cutoff_curves_default_metric_lower_is_better_and_plot_method() -> None:
     sweep = make_sweep()
     assert sweep.plot().axes[0].get_ylabel() == "Insertion AUC\n(higher is better)"
-    fig = plotting.cutoff_curves(sweep, "deletion", show_references=False, show_unfiltered=False)
+    fig = plot.cutoff_curves(sweep, "deletion", show_references=False, show_unfiltered=False)
     ax = fig.axes[0]
     assert ax.get_ylabel() == "Deletion AUC\n(lower is better)"
     star = next(line for line in ax.get_lines() if line.get_marker() == "*")
@@ -402,10 +400,10 @@ def test_cutoff_curves_default_metric_lower_is_better_and_plot_method() -> None:
 
 def test_cutoff_curves_overlay_colours_by_method_and_grid_layout() -> None:
     sweeps = [make_sweep("saliency"), make_sweep("smoothgrad", seed=1), make_sweep("vargrad", seed=2)]
-    fig = plotting.cutoff_curves(sweeps, "insertion")
+    fig = plot.cutoff_curves(sweeps, "insertion")
     curves = [line for line in fig.axes[0].get_lines() if line.get_marker() == "o"]
     assert [c.get_color() for c in curves] == [palette.method_color(s.method) for s in sweeps]
-    grid = plotting.cutoff_curves({"a": sweeps[0], "b": sweeps[1]}, "insertion", layout="grid", title="grid")
+    grid = plot.cutoff_curves({"a": sweeps[0], "b": sweeps[1]}, "insertion", layout="grid", title="grid")
     visible = [a for a in grid.axes if a.get_visible()]
     assert [a.get_title() for a in visible] == ["a", "b"]
     assert grid.get_suptitle() == "grid"
@@ -417,14 +415,14 @@ def test_cutoff_curves_deduplicates_identical_references() -> None:
     base = make_sweep("saliency")
     other = make_sweep("smoothgrad", seed=1)
     other.references = base.references
-    fig = plotting.cutoff_curves([base, other], "insertion")
+    fig = plot.cutoff_curves([base, other], "insertion")
     labels = [line.get_label() for line in fig.axes[0].get_lines()]
     assert labels.count("rise (black-box)") == 1
 
 
 def test_cutoff_curves_colours_by_model_when_methods_agree() -> None:
     sweeps = [make_sweep(model="maxpool_cnn"), make_sweep(model="patch_vit", seed=3)]
-    fig = plotting.cutoff_curves(sweeps)
+    fig = plot.cutoff_curves(sweeps)
     curves = [line for line in fig.axes[0].get_lines() if line.get_marker() in ("o", "s")]
     assert [c.get_color() for c in curves] == [
         palette.model_color("maxpool_cnn"),
@@ -435,15 +433,15 @@ def test_cutoff_curves_colours_by_model_when_methods_agree() -> None:
 
 def test_cutoff_curves_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="at least one CutoffSweep"):
-        plotting.cutoff_curves([])
+        plot.cutoff_curves([])
     with pytest.raises(ValueError, match=r"\['insertion', 'deletion'\].*'mufidelity'"):
-        plotting.cutoff_curves(make_sweep(), "mufidelity")
+        plot.cutoff_curves(make_sweep(), "mufidelity")
     with pytest.raises(ValueError, match="layout"):
-        plotting.cutoff_curves(make_sweep(), layout="stacked")
+        plot.cutoff_curves(make_sweep(), layout="stacked")
     with pytest.raises(TypeError, match="CutoffSweep"):
-        plotting.cutoff_curves([make_sweep(), "sweep"])
+        plot.cutoff_curves([make_sweep(), "sweep"])
     with pytest.raises(ValueError, match="level"):
-        plotting.cutoff_curves(make_sweep(), level=1.5)
+        plot.cutoff_curves(make_sweep(), level=1.5)
 
 
 # ------------------------------------------------------------------------------------------- faithfulness
@@ -451,7 +449,7 @@ def test_cutoff_curves_rejects_bad_input() -> None:
 
 def test_faithfulness_curves_mean_band_auc_and_images() -> None:
     result = make_result("insertion")
-    fig = plotting.faithfulness_curves(result, show_images=True, level=0.9, n_boot=300, seed=2)
+    fig = plot.faithfulness_curves(result, show_images=True, level=0.9, n_boot=300, seed=2)
     ax = fig.axes[0]
     mean_line = ax.get_lines()[0]
     np.testing.assert_allclose(mean_line.get_xdata(), result.x)
@@ -472,7 +470,7 @@ def test_faithfulness_curves_mean_band_auc_and_images() -> None:
 
 def test_faithfulness_curves_several_results_and_result_plot() -> None:
     results = {"saliency": make_result(), "smoothgrad": make_result(seed=1)}
-    fig = plotting.faithfulness_curves(results)
+    fig = plot.faithfulness_curves(results)
     lines = fig.axes[0].get_lines()
     assert [line.get_color() for line in lines] == [
         palette.method_color("saliency"),
@@ -488,13 +486,13 @@ def test_faithfulness_curves_several_results_and_result_plot() -> None:
 def test_faithfulness_curves_rejects_mufidelity_and_mixed_metrics() -> None:
     mufidelity = FaithfulnessResult("mufidelity", np.array([0.1, 0.2]), True, {})
     with pytest.raises(ValueError, match="no curves"):
-        plotting.faithfulness_curves(mufidelity)
+        plot.faithfulness_curves(mufidelity)
     with pytest.raises(ValueError, match="same metric"):
-        plotting.faithfulness_curves({"a": make_result("deletion"), "b": make_result("insertion")})
+        plot.faithfulness_curves({"a": make_result("deletion"), "b": make_result("insertion")})
     with pytest.raises(ValueError, match="at least one"):
-        plotting.faithfulness_curves({})
+        plot.faithfulness_curves({})
     with pytest.raises(TypeError, match="FaithfulnessResult"):
-        plotting.faithfulness_curves([make_result()])
+        plot.faithfulness_curves([make_result()])
 
 
 # ------------------------------------------------------------------------------------------- comparison
@@ -502,7 +500,7 @@ def test_faithfulness_curves_rejects_mufidelity_and_mixed_metrics() -> None:
 
 def test_architecture_comparison_points_bars_and_references() -> None:
     comparison = make_comparison()
-    fig = plotting.architecture_comparison(comparison, "insertion", n_boot=200)
+    fig = plot.architecture_comparison(comparison, "insertion", n_boot=200)
     assert len(fig.axes) == 2
     left, right = fig.axes
     assert [t.get_text() for t in left.get_xticklabels()] == ["maxpool_cnn", "antialiased_cnn"]
@@ -538,8 +536,7 @@ def test_architecture_comparison_deletion_sign_method_filter_and_axes() -> None:
     fig = Figure()
     axes = fig.subplots(1, 2)
     assert (
-        plotting.architecture_comparison(comparison, "deletion", method="smoothgrad", ax=axes, n_boot=100)
-        is fig
+        plot.architecture_comparison(comparison, "deletion", method="smoothgrad", ax=axes, n_boot=100) is fig
     )
     bars = axes[1].patches
     assert len(bars) == 2
@@ -552,13 +549,13 @@ def test_architecture_comparison_deletion_sign_method_filter_and_axes() -> None:
 def test_architecture_comparison_rejects_bad_input() -> None:
     comparison = make_comparison()
     with pytest.raises(ValueError, match="metric must be one of"):
-        plotting.architecture_comparison(comparison, "mufidelity")
+        plot.architecture_comparison(comparison, "mufidelity")
     with pytest.raises(ValueError, match="method must be one of"):
-        plotting.architecture_comparison(comparison, method="gradcam")
+        plot.architecture_comparison(comparison, method="gradcam")
     with pytest.raises(TypeError, match="ArchitectureComparison"):
-        plotting.architecture_comparison({"a": 1})
+        plot.architecture_comparison({"a": 1})
     with pytest.raises(ValueError, match="at least 2 Axes"):
-        plotting.architecture_comparison(comparison, ax=[Figure().add_subplot()])
+        plot.architecture_comparison(comparison, ax=[Figure().add_subplot()])
 
 
 # ------------------------------------------------------------------------------------------- palette

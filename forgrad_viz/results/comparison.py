@@ -203,7 +203,7 @@ class ArchitectureComparison:
 
     def plot(self, **kwargs: Any) -> Figure:
         """sigma* per architecture and the faithfulness gain (see
-        :func:`forgrad_viz.plotting.architecture_comparison`)."""
-        from forgrad_viz.plotting import architecture_comparison
+        :func:`forgrad_viz.plot.architecture_comparison`)."""
+        from forgrad_viz.plot import architecture_comparison
 
         return architecture_comparison(self, **kwargs)

@@ -287,7 +287,7 @@ class CutoffSweep:
         )
 
     def plot(self, metric: str | None = None, ax: Any = None, **kwargs: Any) -> Figure:
-        """Faithfulness versus cutoff (see :func:`forgrad_viz.plotting.cutoff_curves`)."""
-        from forgrad_viz.plotting import cutoff_curves
+        """Faithfulness versus cutoff (see :func:`forgrad_viz.plot.cutoff_curves`)."""
+        from forgrad_viz.plot import cutoff_curves
 
         return cutoff_curves(self, metric=metric, ax=ax, **kwargs)

@@ -113,7 +113,7 @@ class FaithfulnessResult:
         return cls.from_dict(_read_json(path, "FaithfulnessResult"))
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Figure:
-        """Score-versus-fraction curves (see :func:`forgrad_viz.plotting.faithfulness_curves`)."""
-        from forgrad_viz.plotting import faithfulness_curves
+        """Score-versus-fraction curves (see :func:`forgrad_viz.plot.faithfulness_curves`)."""
+        from forgrad_viz.plot import faithfulness_curves
 
         return faithfulness_curves(self, ax=ax, **kwargs)

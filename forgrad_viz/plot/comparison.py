@@ -1,0 +1,162 @@
+"""Architectures compared: sigma* per model with its interval, and the faithfulness gain of FORGrad at sigma*."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from forgrad_viz.palette import method_color
+from forgrad_viz.plot._figure import _add_legend, _grid, _plain_log_axis, _width
+from forgrad_viz.plot._labels import _metric_label
+from forgrad_viz.results import ArchitectureComparison
+
+
+def _selected_methods(comparison: ArchitectureComparison, method: str | Sequence[str] | None) -> list[str]:
+    available = comparison.methods
+    chosen = available if method is None else [method] if isinstance(method, str) else list(method)
+    for name in chosen:
+        if name not in available:
+            raise ValueError(f"method must be one of {available}; got {name!r}")
+    if not chosen:
+        raise ValueError(f"method must name at least one of {available}")
+    return chosen
+
+
+def _reference_scores(comparison: ArchitectureComparison, model: str, metric: str) -> dict[str, float]:
+    """Black-box method -> mean score for a model: the comparison's references, else its sweeps' references."""
+    stored = dict(comparison.references.get(model, {}))
+    for sweep in comparison.sweeps[model].values():
+        for name, scores in sweep.references.items():
+            stored.setdefault(name, scores)
+    return {name: float(np.mean(scores[metric])) for name, scores in stored.items() if metric in scores}
+
+
+def _draw_rows(
+    left: Axes,
+    right: Axes,
+    comparison: ArchitectureComparison,
+    rows: list[dict[str, Any]],
+    methods: list[str],
+    metric: str,
+) -> None:
+    """Per row (model x method): sigma* with its interval on ``left``; on ``right`` the gain bar and, over it, the
+    black-box references' gains. Methods sit side by side within each model's slot; each label is given once."""
+    models = comparison.models
+    width = 0.8 / len(methods)
+    higher = {
+        m: s.higher_is_better[metric]
+        for by in comparison.sweeps.values()
+        for m, s in by.items()
+        if metric in s.metrics
+    }
+    drawn: set[str] = set()
+    for row in rows:
+        x = models.index(row["model"]) + (methods.index(row["method"]) - (len(methods) - 1) / 2) * width
+        color = method_color(row["method"])
+        label = None if row["method"] in drawn else row["method"]
+        drawn.add(row["method"])
+        yerr = [[row["sigma_star"] - row["sigma_low"]], [row["sigma_high"] - row["sigma_star"]]]
+        left.errorbar([x], [row["sigma_star"]], yerr=yerr, fmt="o", color=color, capsize=3, label=label)
+        right.bar([x], [row["improvement"]], width=width * 0.9, color=color, label=label)
+        sign = 1.0 if higher[row["method"]] else -1.0
+        for name, score in _reference_scores(comparison, row["model"], metric).items():
+            ref_label = None if name in drawn else f"{name} (black-box)"
+            drawn.add(name)
+            gain = sign * (score - row["unfiltered"])
+            right.hlines(
+                gain,
+                x - width * 0.45,
+                x + width * 0.45,
+                colors=method_color(name),
+                linewidth=2.0,
+                label=ref_label,
+            )
+
+
+def architecture_comparison(
+    comparison: ArchitectureComparison,
+    metric: str | None = None,
+    method: str | Sequence[str] | None = None,
+    *,
+    level: float = 0.95,
+    n_boot: int = 1000,
+    seed: int = 0,
+    ax: Sequence[Axes] | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """sigma* per architecture with its interval (left), and the faithfulness gain at sigma* (right).
+
+    Left: one point per model x method at sigma* (log y-axis), the error bar being the ``level`` bootstrap
+    interval of sigma* over images, coloured by method and grouped by model. Right: bars of the gain of FORGrad at
+    sigma* over the unfiltered map, signed so that positive is better (``improvement`` of
+    :meth:`ArchitectureComparison.rows`). A short horizontal line in a black-box method's colour over each bar
+    marks that black-box method's gain over the same unfiltered map (its score minus the unfiltered score, same
+    sign convention): a bar that reaches the line means FORGrad at sigma* matches that black-box method. Scores
+    are in the metric's own units, no normalisation.
+
+    Parameters
+    ----------
+    comparison : ArchitectureComparison
+        The comparison.
+    metric : str, optional
+        Metric; default the comparison's first.
+    method : str or sequence of str, optional
+        White-box method(s) to show; default all.
+    level : float
+        Coverage of the sigma* interval.
+    n_boot : int
+        Bootstrap resamples.
+    seed : int
+        Seed of the bootstrap.
+    ax : sequence of two matplotlib.axes.Axes, optional
+        Axes for the two panels.
+    figsize : tuple of float, optional
+        Size of a new figure (default: the rcParams figure width, 0.45 of it high).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not isinstance(comparison, ArchitectureComparison):
+        raise TypeError(f"comparison must be an ArchitectureComparison; got {type(comparison).__name__}")
+    metric = comparison.metrics[0] if metric is None else metric
+    if metric not in comparison.metrics:
+        raise ValueError(f"metric must be one of {comparison.metrics}; got {metric!r}")
+    methods = _selected_methods(comparison, method)
+    rows = [
+        r
+        for r in comparison.rows(level=level, n_boot=n_boot, seed=seed)
+        if r["metric"] == metric and r["method"] in methods
+    ]
+    models = comparison.models
+    created = ax is None
+    _, axes = _grid(ax, 1, 2, figsize, (_width(), _width() * 0.5))
+    left, right = axes[0]
+    _draw_rows(left, right, comparison, rows, methods, metric)
+    for panel in (left, right):
+        panel.set_xticks(
+            range(len(models)),
+            models,
+            rotation=20 if len(models) > 2 else 0,
+            ha="right" if len(models) > 2 else "center",
+        )
+        panel.set_xlim(-0.6, len(models) - 0.4)
+    if all(r["sigma_low"] > 0 for r in rows):
+        left.set_yscale("log")
+        _plain_log_axis(left.yaxis)
+    left.margins(y=0.12)
+    left.set_ylabel("σ* (cycles per image)")
+    left.set_title(f"best cutoff σ* ({level:.0%} interval)")
+    right.axhline(0.0, color="black", linewidth=0.8)
+    right.margins(y=0.08)
+    right.set_ylabel(f"gain in {_metric_label(metric)}\n(> 0 is better)")
+    right.set_title("gain over the unfiltered map")
+    handles = left.get_legend_handles_labels()[0] + [
+        h for h in right.get_legend_handles_labels()[0] if h.get_label().endswith("(black-box)")
+    ]
+    _add_legend(right, handles, created, grow=figsize is None)
+    return left.figure
