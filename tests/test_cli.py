@@ -66,14 +66,16 @@ def test_shard_rows_cover_the_images_in_whole_blocks():
 def test_image_folder_targets(tmp_path):
     from PIL import Image
 
+    from forgrad_viz.cli.images import image_files
+
     for name in ("7", "3"):
         (tmp_path / name).mkdir()
         Image.new("RGB", (8, 8)).save(tmp_path / name / "a.png")
-    files, labels = cli._image_files(str(tmp_path))
+    files, labels = image_files(str(tmp_path))
     assert [f.parent.name for f in files] == ["3", "7"] and labels == [3, 7]
     (tmp_path / "cat").mkdir()
     Image.new("RGB", (8, 8)).save(tmp_path / "cat" / "b.jpg")
-    files, labels = cli._image_files(str(tmp_path))
+    files, labels = image_files(str(tmp_path))
     assert labels == [0, 1, 2]  # not all integers: rank of the sorted class names
 
 
