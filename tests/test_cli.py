@@ -56,6 +56,21 @@ def test_help_and_version_in_a_subprocess():
     assert bare.returncode == 2 and "usage" in bare.stderr
 
 
+def test_python_m_forgrad_viz_runs_the_command():
+    # `python -m forgrad_viz` (and so `torchrun -m forgrad_viz`) is the same command as forgrad-viz
+    done = subprocess.run(
+        [sys.executable, "-m", "forgrad_viz", "--help"],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: forgrad-viz")
+    for command in ("demo", "sweep", "merge", "bench"):
+        assert command in done.stdout
+
+
 def test_shard_rows_cover_the_images_in_whole_blocks():
     for n, block, count in [(10, 2, 2), (7, 3, 3), (5, 4, 3), (33, 8, 4)]:
         parts = [cli.shard_rows(n, block, i, count) for i in range(count)]
@@ -66,14 +81,16 @@ def test_shard_rows_cover_the_images_in_whole_blocks():
 def test_image_folder_targets(tmp_path):
     from PIL import Image
 
+    from forgrad_viz.cli.images import image_files
+
     for name in ("7", "3"):
         (tmp_path / name).mkdir()
         Image.new("RGB", (8, 8)).save(tmp_path / name / "a.png")
-    files, labels = cli._image_files(str(tmp_path))
+    files, labels = image_files(str(tmp_path))
     assert [f.parent.name for f in files] == ["3", "7"] and labels == [3, 7]
     (tmp_path / "cat").mkdir()
     Image.new("RGB", (8, 8)).save(tmp_path / "cat" / "b.jpg")
-    files, labels = cli._image_files(str(tmp_path))
+    files, labels = image_files(str(tmp_path))
     assert labels == [0, 1, 2]  # not all integers: rank of the sorted class names
 
 

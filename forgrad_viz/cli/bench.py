@@ -1,0 +1,78 @@
+"""``forgrad-viz bench``: run a benchmark of :mod:`forgrad_viz.benchmarks` and print (and save) its report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from forgrad_viz.cli.options import CliError, positive_int
+
+_BENCHMARKS = ("filter", "metrics", "sweep", "widget")
+
+
+def add_parser(commands: Any) -> None:
+    """Add the ``bench`` subcommand to the subparsers ``commands``."""
+    bench = commands.add_parser(
+        "bench",
+        help="time the filter, the metrics or a sweep against baselines in the same process",
+        description="Run forgrad_viz.benchmarks.<name>.run(...) and print its report.",
+    )
+    bench.add_argument("name", choices=_BENCHMARKS, help="what to time")
+    bench.add_argument("--device", help="torch device (default: the benchmark's)")
+    bench.add_argument("--n-images", type=positive_int, help="number of images (default: the benchmark's)")
+    bench.add_argument("--repeats", type=positive_int, help="timing repeats (default: the benchmark's)")
+    bench.add_argument(
+        "--threads", type=positive_int, help="torch CPU threads (filter, widget; default: torch's)"
+    )
+    bench.add_argument("--json", metavar="OUT", help="also write the result as JSON to OUT")
+    bench.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``forgrad-viz bench``: pass the options the benchmark takes, print its report, write its JSON."""
+    import importlib
+    import inspect
+
+    try:
+        module = importlib.import_module(f"forgrad_viz.benchmarks.{args.name}")
+    except ModuleNotFoundError as error:
+        raise CliError(f"benchmark {args.name!r} is not available ({error})") from None
+    accepted = inspect.signature(module.run).parameters
+    images_key = "n_maps" if "n_maps" in accepted else "n_images"  # the filter benchmark times maps
+    requested = {
+        "device": args.device,
+        images_key: args.n_images,
+        "repeats": args.repeats,
+        "threads": args.threads,
+    }
+    ignored = [k for k, v in requested.items() if v is not None and k not in accepted]
+    if ignored:
+        raise CliError(f"bench {args.name} does not take --{ignored[0].replace('_', '-')}")
+    result = module.run(**{k: v for k, v in requested.items() if v is not None})
+    print(module.format_report(result))
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(_jsonable(result), indent=1) + "\n")
+        print(f"wrote {path}")
+    return 0
+
+
+def _jsonable(value: Any) -> Any:
+    import dataclasses
+
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

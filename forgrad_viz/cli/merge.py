@@ -1,0 +1,90 @@
+"""``forgrad-viz merge``: combine the JSON results of sweep shards into one sweep per method."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from forgrad_viz.cli.options import CliError, add_formats, add_out, figure_formats
+from forgrad_viz.cli.outputs import sweep_table, write_sweep
+
+
+def add_parser(commands: Any) -> None:
+    """Add the ``merge`` subcommand to the subparsers ``commands``."""
+    merge = commands.add_parser(
+        "merge",
+        help="combine the JSON results of sweep shards into one sweep per method",
+        description="Combine CutoffSweep JSON files of disjoint image shards (from sweep --shard i/n): files are "
+        "grouped by method and merged in image order; writes JSON, CSV and figures.",
+    )
+    merge.add_argument("inputs", nargs="+", help="shard JSON files or folders holding them")
+    add_out(merge, "forgrad_viz_merged")
+    add_formats(merge, optional=True)
+    merge.set_defaults(func=run)
+
+
+def _shard_files(inputs: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files += sorted(p for p in path.glob("*.json") if p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise CliError(f"no such file or folder: {item}")
+    if not files:
+        raise CliError("no JSON files to merge")
+    return files
+
+
+def merge_sweeps(paths: Sequence[str | Path]) -> dict[str, Any]:
+    """Load CutoffSweep JSON files, group them by (model, method), and merge each group.
+
+    The merged ``params["forward_passes"]`` (and its split by stage) are the shards' sums.
+
+    Examples
+    --------
+    >>> merge_sweeps([])
+    {}
+    """
+    from forgrad_viz.results import CutoffSweep
+
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for path in paths:
+        try:
+            sweep = CutoffSweep.load(path)
+        except (KeyError, json.JSONDecodeError) as error:
+            raise CliError(f"{path} is not a CutoffSweep JSON file ({error})") from None
+        groups.setdefault((sweep.model_name, sweep.method), []).append(sweep)
+    merged = {}
+    for (_, method), parts in groups.items():
+        sweep = CutoffSweep.merge(parts)
+        sweep.params["forward_passes"] = sum(int(p.params.get("forward_passes", 0)) for p in parts)
+        stages: dict[str, int] = {}
+        for part in parts:
+            for stage, value in part.params.get("forward_passes_by_stage", {}).items():
+                stages[stage] = stages.get(stage, 0) + int(value)
+        sweep.params["forward_passes_by_stage"] = dict(sorted(stages.items()))
+        merged[method if len({m for _, m in groups}) == len(groups) else f"{sweep.model_name}_{method}"] = (
+            sweep
+        )
+    return merged
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``forgrad-viz merge``: merge the shards and write JSON, CSV and figures per method."""
+    formats = figure_formats(args)
+    merged = merge_sweeps(_shard_files(args.inputs))
+    out = Path(args.out)
+    written = []
+    for name, sweep in merged.items():
+        written += write_sweep(sweep, out, f"sweep_{name}", formats)
+    print(sweep_table(list(merged.values())))
+    print(
+        f"merged {sum(s.n_images for s in merged.values())} image results; wrote {len(written)} files to {out}/"
+    )
+    return 0

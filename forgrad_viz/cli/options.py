@@ -1,0 +1,73 @@
+"""What the subcommands share on the command line: the error users can fix, argument types and checks, and the
+output options (``--out``, ``--formats``, ``--no-figures``)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+PROG = "forgrad-viz"
+_FIGURE_FORMATS = ("pdf", "svg", "png")
+
+
+class CliError(Exception):
+    """An error the user can fix; printed as one line without a traceback."""
+
+
+def positive_int(text: str) -> int:
+    """Argument type of options that take a positive integer.
+
+    Examples
+    --------
+    >>> positive_int("3")
+    3
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return value
+
+
+def add_out(parser: argparse.ArgumentParser, default: str) -> None:
+    """Add ``--out``, the output folder, defaulting to ``./default``."""
+    parser.add_argument("--out", default=default, help=f"output folder (default: ./{default})")
+
+
+def add_formats(parser: argparse.ArgumentParser, *, optional: bool) -> None:
+    """Add ``--formats``, and ``--no-figures`` where the figures are ``optional``."""
+    parser.add_argument("--formats", default="pdf,svg,png", help="figure formats (default: pdf,svg,png)")
+    if optional:
+        parser.add_argument("--no-figures", action="store_true", help="write no figures")
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """The figure formats of ``--formats``: a comma-separated subset of pdf, svg and png.
+
+    Examples
+    --------
+    >>> parse_formats("PNG, pdf")
+    ('png', 'pdf')
+    """
+    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in formats if f not in _FIGURE_FORMATS]
+    if bad or not formats:
+        raise CliError(f"--formats must be a comma-separated subset of pdf,svg,png; got {text!r}")
+    return formats
+
+
+def figure_formats(args: argparse.Namespace) -> tuple[str, ...] | None:
+    """The figure formats asked for, or None under ``--no-figures``."""
+    return None if args.no_figures else parse_formats(args.formats)
+
+
+def check_methods(methods: Sequence[str]) -> list[str]:
+    """The attribution methods named, in order and without repeats; a :class:`CliError` for an unknown one."""
+    from forgrad_viz.attribution import METHODS
+
+    for method in methods:
+        if method not in METHODS:
+            raise CliError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+    return list(dict.fromkeys(methods))
