@@ -135,7 +135,7 @@ def _demo_outputs(
 ) -> list[Path]:
     """Results (JSON, CSV, Markdown) and figures of the demo; the paths written."""
     from forgrad_viz.attribution import explain
-    from forgrad_viz.plotting import before_after, cutoff_curves, spectrum
+    from forgrad_viz.plot import before_after, cutoff_curves, spectrum
 
     out.mkdir(parents=True, exist_ok=True)
     written = [comparison.save(out / "comparison.json")]
