@@ -7,13 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-import forgrad_viz.sweep as sweep_module
 from forgrad_viz.attribution import explain
 from forgrad_viz.filters import default_cutoffs, forgrad, max_cutoff
 from forgrad_viz.metrics import deletion, insertion, mufidelity
 from forgrad_viz.models import load_demo
 from forgrad_viz.results import ArchitectureComparison, CutoffSweep
-from forgrad_viz.sweep import compare_architectures, sweep_cutoffs
+from forgrad_viz.sweep import compare_architectures, scoring, search, sweep_cutoffs, sweeper
 
 MUFI = {"grid_size": 4, "n_subsets": 16}
 
@@ -81,7 +80,7 @@ def test_default_grid_and_identical_filters_scored_once():
     assert sweep.cutoffs[-1] == pytest.approx(max_cutoff(32, 32))
     # 1.0 and the next grid value keep the same DFT bins: same maps, same scores, scored once
     np.testing.assert_array_equal(sweep.scores["deletion"][0], sweep.scores["deletion"][1])
-    n_distinct = len(set(sweep_module._representatives(grid, 32, 32, "ideal", 2)))
+    n_distinct = len(set(sweeper.representatives(grid, 32, 32, "ideal", 2)))
     assert n_distinct < 24
     per_map = 3 * (2 - 1)  # images x interior steps
     assert sweep.params["forward_passes_by_stage"]["curves"] == (n_distinct + 1) * per_map + 2 * 3
@@ -163,7 +162,7 @@ def test_resume_after_interruption_gives_identical_result_with_fewer_passes(tmp_
     kwargs = dict(cutoffs=[1.5, 3.0, 6.0, 11.5], steps=3, mufidelity=MUFI, block_size=2, progress=False)
     reference = sweep_cutoffs(model, x, **kwargs)
 
-    real = sweep_module.perturbation_curves
+    real = scoring.perturbation_curves
     calls = {"n": 0}
 
     def interrupted(*args, **kw):
@@ -173,11 +172,11 @@ def test_resume_after_interruption_gives_identical_result_with_fewer_passes(tmp_
         return real(*args, **kw)
 
     path = tmp_path / "ckpt.json"
-    monkeypatch.setattr(sweep_module, "perturbation_curves", interrupted)
+    monkeypatch.setattr(scoring, "perturbation_curves", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sweep_cutoffs(model, x, checkpoint=path, **kwargs)
     assert path.is_file()
-    monkeypatch.setattr(sweep_module, "perturbation_curves", real)
+    monkeypatch.setattr(scoring, "perturbation_curves", real)
     resumed = sweep_cutoffs(model, x, checkpoint=path, **kwargs)
     assert without_passes(resumed) == without_passes(reference)
     assert 0 < resumed.params["forward_passes"] < reference.params["forward_passes"]
@@ -235,7 +234,7 @@ def test_refine_search_logic_finds_any_unimodal_peak():
         evaluated = sorted({round(0.382 * (n - 1)), round(0.618 * (n - 1))})
         while True:
             best = max(evaluated, key=lambda i: -abs(i - peak))
-            point = sweep_module._next_point(best, evaluated, n)
+            point = search.next_point(best, evaluated, n)
             if point is None:
                 break
             assert point not in evaluated

@@ -1,0 +1,126 @@
+"""compare_architectures: sigma* per model x method x metric, next to the unfiltered maps and black-box references."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from forgrad_viz._utils import check_images, check_model
+from forgrad_viz.metrics import DEFAULT_STEPS
+from forgrad_viz.results import ArchitectureComparison, CutoffSweep
+from forgrad_viz.sweep.arguments import (
+    DEFAULT_REFERENCES,
+    check_method_options,
+    check_references,
+    check_settings,
+    shared_arguments,
+)
+from forgrad_viz.sweep.blocks import DEFAULT_BLOCK_SIZE
+from forgrad_viz.sweep.per_model import sweep_model
+from forgrad_viz.sweep.protocol import DEFAULT_METRICS
+from forgrad_viz.sweep.sweeper import MethodRun
+
+
+def compare_architectures(
+    models: Mapping[str, nn.Module],
+    images: torch.Tensor,
+    targets: Any = None,
+    methods: Sequence[str] = ("saliency",),
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    references: Sequence[str] = DEFAULT_REFERENCES,
+    cutoffs: Sequence[float] | np.ndarray | None = None,
+    kind: str = "ideal",
+    *,
+    search: str = "grid",
+    order: int = 2,
+    method_options: Mapping[str, Mapping[str, Any]] | None = None,
+    reference_options: Mapping[str, Mapping[str, Any]] | None = None,
+    steps: int = DEFAULT_STEPS,
+    deletion_baseline: Any = 0.0,
+    insertion_baseline: Any = "blur",
+    score: str = "probability",
+    mufidelity: Mapping[str, Any] | None = None,
+    batch_size: int | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    chunk_size: int | None = None,
+    progress: bool = True,
+    seed: int = 0,
+) -> ArchitectureComparison:
+    """sigma* per model x method x metric, faithfulness unfiltered versus at sigma*, and black-box references.
+
+    For every model, the targets and MuFidelity's perturbed predictions are computed once and shared by all the
+    methods and references; each white-box method gets a :func:`sweep_cutoffs` sweep; each black-box reference
+    (RISE, Occlusion) is scored unfiltered with the same metrics on the same images.
+
+    Parameters
+    ----------
+    models : dict
+        Name -> classifier (all taking the same images).
+    images : torch.Tensor
+        (N, 3, H, W) images on the models' device.
+    targets : None, int or sequence of int
+        Classes to explain; ``None`` uses each model's predicted class.
+    methods : sequence of str
+        White-box methods to sweep.
+    metrics, cutoffs, kind, search, order, steps, deletion_baseline, insertion_baseline, score, mufidelity,
+    batch_size, block_size, chunk_size, progress, seed
+        As in :func:`sweep_cutoffs`.
+    references : sequence of str
+        Black-box methods scored unfiltered (``("rise", "occlusion")`` by default; ``()`` for none).
+    method_options, reference_options : dict, optional
+        Method name -> options for :func:`~forgrad_viz.attribution.explain` (e.g.
+        ``{"rise": {"n_masks": 500}}``).
+
+    Returns
+    -------
+    ArchitectureComparison
+        ``.rows()``, ``.to_markdown()``, ``.to_csv()``, ``.plot()``, ``.save()``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> def net():
+    ...     return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
+    ...                                torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    >>> comparison = compare_architectures({"a": net(), "b": net()}, torch.rand(4, 3, 16, 16),
+    ...                                    metrics=("insertion",), references=("rise",), cutoffs=[2.0, 8.0],
+    ...                                    steps=4, reference_options={"rise": {"n_masks": 32}}, progress=False)
+    >>> [row["method"] for row in comparison.rows()]
+    ['saliency', 'rise', 'saliency', 'rise']
+    """
+    if not isinstance(models, Mapping) or not models:
+        raise TypeError("models must be a non-empty dict of name -> torch.nn.Module")
+    for name, model in models.items():
+        check_model(model, f"models[{name!r}]")
+    check_images(images)
+    methods = (methods,) if isinstance(methods, str) else tuple(methods)
+    if not methods:
+        raise ValueError("methods must name at least one attribution method")
+    method_options = dict(method_options or {})
+    options = {m: check_method_options(m, method_options.get(m), "methods") for m in methods}
+    refs = check_references(references, reference_options)
+    settings = check_settings(images, **shared_arguments(locals()))
+    ids = np.arange(images.shape[0], dtype=np.int64)
+    sweeps: dict[str, dict[str, CutoffSweep]] = {}
+    reference_scores: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+    for name, model in models.items():
+        runs = [MethodRun(m, options[m], None, keep_maps=search == "refine") for m in methods]
+        sweeps[name], reference_scores[name] = sweep_model(
+            model,
+            images,
+            targets,
+            settings,
+            runs,
+            refs,
+            ids,
+            name,
+            checkpoint=None,
+            signature={},
+            label=f"compare {name}",
+            progress=progress,
+        )
+    return ArchitectureComparison(sweeps=sweeps, references=reference_scores)

@@ -1,0 +1,167 @@
+"""sweep_cutoffs: faithfulness of one method's FORGrad maps over many cutoffs on one model, resumable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from forgrad_viz._utils import check_images, check_model
+from forgrad_viz.metrics import DEFAULT_STEPS
+from forgrad_viz.results import CutoffSweep
+from forgrad_viz.sweep.arguments import (
+    check_attributions,
+    check_image_ids,
+    check_method_options,
+    check_references,
+    check_settings,
+    shared_arguments,
+)
+from forgrad_viz.sweep.blocks import DEFAULT_BLOCK_SIZE
+from forgrad_viz.sweep.checkpoint import fingerprint, signature
+from forgrad_viz.sweep.per_model import sweep_model
+from forgrad_viz.sweep.protocol import DEFAULT_METRICS, describe
+from forgrad_viz.sweep.sweeper import MethodRun
+
+
+def sweep_cutoffs(
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: Any = None,
+    method: str = "saliency",
+    cutoffs: Sequence[float] | np.ndarray | None = None,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    kind: str = "ideal",
+    search: str = "grid",
+    *,
+    order: int = 2,
+    attributions: torch.Tensor | None = None,
+    method_options: Mapping[str, Any] | None = None,
+    references: Sequence[str] = (),
+    reference_options: Mapping[str, Mapping[str, Any]] | None = None,
+    steps: int = DEFAULT_STEPS,
+    deletion_baseline: Any = 0.0,
+    insertion_baseline: Any = "blur",
+    score: str = "probability",
+    mufidelity: Mapping[str, Any] | None = None,
+    batch_size: int | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    chunk_size: int | None = None,
+    progress: bool = True,
+    checkpoint: str | os.PathLike | None = None,
+    seed: int = 0,
+    model_name: str = "",
+    image_ids: Sequence[int] | np.ndarray | None = None,
+) -> CutoffSweep:
+    """Faithfulness of FORGrad maps at many cutoffs, per image, with the unfiltered map as reference.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Classifier taking [0, 1] images and returning logits; its mode is restored and no hook is left.
+    images : torch.Tensor
+        (N, 3, H, W) float images on the model's device (never modified).
+    targets : None, int or sequence of int
+        Classes to explain and score; ``None`` (default) uses the predicted class, resolved once and shared by
+        every metric and cutoff.
+    method : str
+        Attribution method of :data:`~forgrad_viz.attribution.METHODS` (``"saliency"`` by default).
+    cutoffs : sequence of float, optional
+        Ascending cutoffs in cycles per image. Default: 24 log-spaced values from 1 to
+        :func:`~forgrad_viz.filters.max_cutoff` (the radius past which nothing is removed).
+    metrics : sequence of str
+        Any of ``"deletion"``, ``"insertion"``, ``"mufidelity"``.
+    kind : {"ideal", "gaussian", "butterworth"}
+        Low-pass filter (``"ideal"`` is the paper's); ``order`` is the Butterworth order.
+    search : {"grid", "refine"}
+        ``"grid"`` scores every cutoff. ``"refine"`` runs a coarse-to-fine (golden-section) search of each
+        metric's best cutoff on the grid, assuming the mean score is unimodal in the cutoff (the inverted U of the
+        paper): it scores the two golden points of the grid, then one point per metric per round, until the best
+        cutoff is pinned within one grid step. The result holds only the cutoffs scored.
+    attributions : torch.Tensor, optional
+        Precomputed (N, C, H, W) or (N, H, W) attributions to reuse instead of calling ``explain``.
+    method_options : dict, optional
+        Options passed to :func:`~forgrad_viz.attribution.explain` (e.g. ``{"n_steps": 16}``).
+    references : sequence of str
+        Black-box methods (e.g. ``("rise", "occlusion")``) scored unfiltered on the same images; stored in
+        ``sweep.references``. ``reference_options`` maps a reference to its ``explain`` options.
+    steps : int
+        Deletion/Insertion steps (curves of ``steps + 1`` points).
+    deletion_baseline, insertion_baseline
+        Baselines of Deletion (0.0, black) and Insertion (``"blur"``), see :mod:`forgrad_viz.metrics`.
+    score : {"probability", "logit"}
+        The target score of every metric.
+    mufidelity : dict, optional
+        MuFidelity options: ``grid_size`` (9), ``subset_fraction`` (0.2), ``n_subsets`` (200), ``baseline``
+        (0.0), ``seed`` (0).
+    batch_size : int, optional
+        Inputs per forward pass; automatic by default.
+    block_size : int
+        Images per block: the unit of work of a checkpoint (and the boundary of exact sharding).
+    chunk_size : int, optional
+        Cutoffs filtered and scored together; ``None`` sizes the chunk to the memory budget (all the cutoffs at
+        once when they fit, so the endpoints of the curves are computed once per image).
+    progress : bool
+        Show a progress bar (``tqdm.auto``).
+    checkpoint : path, optional
+        A JSON file holding finished units of work: an interrupted sweep called again with the same arguments
+        and checkpoint resumes where it stopped and returns the same result.
+    seed : int
+        Seed of stochastic attribution methods (MuFidelity's subsets have their own ``seed`` option).
+    model_name : str
+        Label stored in the result.
+    image_ids : sequence of int, optional
+        Index of each image in the full set (default ``0 .. N-1``), used to merge shards.
+
+    Returns
+    -------
+    CutoffSweep
+        Scores per metric x cutoff x image, the unfiltered row, references, and ``params`` with the protocol
+        and ``forward_passes`` (images through the model in this call; ``forward_passes_by_stage`` splits it).
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
+    ...                           torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    >>> sweep = sweep_cutoffs(net, torch.rand(4, 3, 16, 16), cutoffs=[2.0, 4.0, 8.0], steps=4,
+    ...                       mufidelity={"grid_size": 4, "n_subsets": 16}, progress=False)
+    >>> sweep.scores["deletion"].shape
+    (3, 4)
+    >>> sweep.best_cutoff("insertion").cutoff in (2.0, 4.0, 8.0)
+    True
+    """
+    check_model(model)
+    check_images(images)
+    settings = check_settings(images, **shared_arguments(locals()))
+    options = check_method_options(method, method_options, "method")
+    refs = check_references(references, reference_options)
+    attributions = check_attributions(attributions, images)
+    ids = check_image_ids(image_ids, images.shape[0])
+    described = {
+        **settings.describe(),
+        "method": method,
+        "method_options": {k: describe(v) for k, v in options.items()},
+        "attributions": None if attributions is None else fingerprint(attributions),
+        "references": {k: {o: describe(v) for o, v in d.items()} for k, d in refs.items()},
+    }
+    run = MethodRun(method, options, attributions, keep_maps=search == "refine")
+    sweeps, _ = sweep_model(
+        model,
+        images,
+        targets,
+        settings,
+        [run],
+        refs,
+        ids,
+        model_name,
+        checkpoint=checkpoint,
+        signature=signature(kind, images, ids, targets, described),
+        label=f"sweep {method}",
+        progress=progress,
+    )
+    return sweeps[method]

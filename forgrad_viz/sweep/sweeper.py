@@ -1,0 +1,182 @@
+"""The units of work of a sweep on one model: a method's maps, chunks of cutoffs, rounds over the blocks.
+
+A round scores some cutoffs of the grid on every block, one unit of work (a chunk of ``chunk_size`` cutoffs of
+one block) at a time, taking finished units from the checkpoint. The attributions are computed once per block
+(one :func:`~forgrad_viz.attribution.explain` call) and the forward FFT of each map once for all the cutoffs of a
+chunk (:func:`~forgrad_viz.filters.iter_forgrad`); cutoffs whose filter equals a smaller cutoff's are scored
+once (:func:`representatives`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from forgrad_viz._utils import iter_chunks, model_device
+from forgrad_viz.attribution import explain
+from forgrad_viz.filters import frequency_mask, iter_forgrad
+from forgrad_viz.sweep.blocks import Block, Blocks
+from forgrad_viz.sweep.checkpoint import Checkpoint, unit_key
+from forgrad_viz.sweep.scoring import Scorer, unfiltered
+
+#: Memory budget (bytes) for the filtered maps of one Deletion/Insertion call when ``chunk_size=None``.
+_CHUNK_BYTES = {"cpu": 256 * 2**20, "cuda": 1024 * 2**20}
+#: Bytes per map pixel held while scoring (maps, per-pixel steps, argsort buffers).
+_BYTES_PER_PIXEL = 24
+
+
+@dataclass
+class MethodRun:
+    """State of one method's sweep over the blocks: the maps kept for later rounds and the scores so far."""
+
+    method: str
+    options: dict[str, Any]
+    attributions: torch.Tensor | None
+    keep_maps: bool
+    reference: bool = False
+    maps: dict[int, torch.Tensor] = field(default_factory=dict)
+    scores: dict[int, dict[int, dict[str, np.ndarray]]] = field(default_factory=dict)  # block -> index -> m
+    unfiltered: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
+
+
+class Sweeper:
+    """Runs the units of work of one or more sweeps on one model, sharing the blocks and the :class:`Scorer`."""
+
+    def __init__(
+        self,
+        blocks: Blocks,
+        scorer: Scorer,
+        cutoffs: np.ndarray,
+        kind: str,
+        order: int,
+        chunk_size: int | None,
+        seed: int,
+        checkpoint: Checkpoint,
+    ) -> None:
+        self.blocks = blocks
+        self.scorer = scorer
+        self.cutoffs = cutoffs
+        self.kind = kind
+        self.order = order
+        self.seed = seed
+        self.checkpoint = checkpoint
+        _, _, h, w = blocks.images.shape
+        self.chunk_size = chunk_size or self._auto_chunk(h * w)
+        self.representative = representatives(cutoffs, h, w, kind, order)
+        self.unique = sorted(set(self.representative))
+
+    def _auto_chunk(self, pixels: int) -> int:
+        device = model_device(self.scorer.model)
+        budget = _CHUNK_BYTES["cuda" if device.type == "cuda" else "cpu"]
+        largest = max(rows.stop - rows.start for rows in self.blocks.rows)
+        return max(1, budget // (_BYTES_PER_PIXEL * pixels * largest) - 1)
+
+    def _maps(self, run: MethodRun, block: Block) -> torch.Tensor:
+        """The block's unfiltered maps (n, H, W): given attributions or one :func:`explain` call."""
+        if block.index in run.maps:
+            return run.maps[block.index]
+        if run.attributions is not None:
+            attributions = run.attributions[block.rows].to(block.images.device)
+        else:
+            with self.scorer.counter.stage("reference attributions" if run.reference else "attributions"):
+                attributions = explain(
+                    self.scorer.model,
+                    block.images,
+                    block.targets,
+                    run.method,
+                    batch_size=self.scorer.protocol.batch_size,
+                    seed=self.seed,
+                    **run.options,
+                )
+        maps = unfiltered(attributions)
+        if run.keep_maps:
+            run.maps[block.index] = maps
+        return maps
+
+    def _units(self, indices: list[int], with_unfiltered: bool) -> list[tuple[list[int], bool]]:
+        """Chunks of cutoff indices scored together; the unfiltered map joins the first chunk."""
+        parts = [indices[part] for part in iter_chunks(len(indices), self.chunk_size)] or [[]]
+        return [(part, with_unfiltered and i == 0) for i, part in enumerate(parts)]
+
+    def run_round(self, run: MethodRun, indices: list[int], first: bool, bar: tqdm) -> None:
+        """Score ``indices`` of the cutoff grid (and the unfiltered map on the first round) on every block."""
+        units = self._units(indices, first)
+        bar.total = (bar.total or 0) + len(units) * len(self.blocks)
+        bar.refresh()
+        for index in range(len(self.blocks)):
+            for part, with_unfiltered in units:
+                key = unit_key(run.method, index, part, with_unfiltered)
+                scores = self.checkpoint.get(key)
+                if scores is None:
+                    scores = self._score_unit(run, self.blocks.block(index), part, with_unfiltered)
+                    self.checkpoint.put(key, scores)
+                self._store(run, index, part, with_unfiltered, scores)
+                bar.update(1)
+
+    def _score_unit(
+        self, run: MethodRun, block: Block, part: list[int], with_unfiltered: bool
+    ) -> dict[str, np.ndarray]:
+        maps = self._maps(run, block)
+        stack = []
+        if part:
+            _, filtered = next(
+                iter_forgrad(maps, self.cutoffs[part], len(part), kind=self.kind, order=self.order)
+            )
+            stack.append(filtered)
+        if with_unfiltered:
+            stack.insert(0, maps.unsqueeze(0))
+        return self.scorer.score(block, torch.cat(stack, dim=0))
+
+    @staticmethod
+    def _store(
+        run: MethodRun, index: int, part: list[int], with_unfiltered: bool, scores: dict[str, np.ndarray]
+    ) -> None:
+        offset = int(with_unfiltered)
+        if with_unfiltered:
+            run.unfiltered[index] = {m: v[0] for m, v in scores.items()}
+        by_index = run.scores.setdefault(index, {})
+        for j, grid_index in enumerate(part):
+            by_index[grid_index] = {m: v[offset + j] for m, v in scores.items()}
+
+    def means(self, run: MethodRun, indices: list[int]) -> dict[str, np.ndarray]:
+        """Mean over all images of each metric at the given grid indices: metric -> (len(indices),)."""
+        return {m: self.table(run, indices, m).mean(axis=1) for m in self.scorer.protocol.metrics}
+
+    def table(self, run: MethodRun, indices: list[int], metric: str) -> np.ndarray:
+        """Scores (len(indices), N) of one metric, blocks concatenated in order.
+
+        A cutoff whose filter equals a smaller cutoff's (the same ideal mask) takes the scores of that one.
+        """
+        rep = self.representative
+        return np.concatenate(
+            [np.stack([run.scores[b][rep[i]][metric] for i in indices]) for b in range(len(self.blocks))],
+            axis=1,
+        )
+
+    def unfiltered_scores(self, run: MethodRun) -> dict[str, np.ndarray]:
+        """Per-image scores (N,) of the run's unfiltered map, for every metric, blocks concatenated in order."""
+        return {
+            m: np.concatenate([run.unfiltered[b][m] for b in range(len(self.blocks))])
+            for m in self.scorer.protocol.metrics
+        }
+
+    def reference(self, method: str, options: dict[str, Any], bar: tqdm) -> dict[str, np.ndarray]:
+        """Per-image scores (N,) of a black-box reference's unfiltered map, for every metric."""
+        run = MethodRun(method, options, None, keep_maps=False, reference=True)
+        self.run_round(run, [], True, bar)
+        return self.unfiltered_scores(run)
+
+
+def representatives(cutoffs: np.ndarray, height: int, width: int, kind: str, order: int) -> list[int]:
+    """For each cutoff, the index of the smallest cutoff with the same filter (ideal masks repeat on a fine
+    grid: 1 and 1.2 cycles per image keep the same bins), so that identical maps are scored once."""
+    masks = frequency_mask(height, width, cutoffs.tolist(), kind=kind, order=order)
+    representative = [0]
+    for i in range(1, cutoffs.shape[0]):
+        same = bool(torch.equal(masks[i], masks[i - 1]))
+        representative.append(representative[-1] if same else i)
+    return representative
