@@ -50,6 +50,8 @@ _EXPORTS: dict[str, str] = {
     "HeldOutGain": "results",
     "CutoffComparison": "results",
     "compare_best_cutoffs": "results",
+    "aliasing": "downsampling",
+    "AliasingReport": "downsampling",
     "export_figure": "export",
     "paper_style": "export",
 }
@@ -66,6 +68,7 @@ _SUBMODULES: dict[str, str] = {
     "sweep": "sweep",
     "export": "export",
     "results": "results",
+    "downsampling": "downsampling",
 }
 
 __all__ = ["__version__", *_EXPORTS, *_SUBMODULES]

@@ -1,4 +1,4 @@
-"""Tests of forgrad_viz.aliasing: layer discovery, the blur-pool intervention, gradient spectra and the report."""
+"""Tests of forgrad_viz.downsampling: layer discovery, the blur-pool intervention, gradient spectra and the report."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from forgrad_viz.aliasing import (
+from forgrad_viz.data import shapes_dataset
+from forgrad_viz.downsampling import (
     AliasingReport,
     AntiAliased,
     BlurSubsample,
@@ -19,7 +20,6 @@ from forgrad_viz.aliasing import (
     binomial_taps,
     find_downsampling,
 )
-from forgrad_viz.data import shapes_dataset
 from forgrad_viz.models import DEMO_MODELS, load_demo
 from forgrad_viz.spectra import radial_bins
 

@@ -35,3 +35,10 @@ def test_command_line_prints_version_and_help() -> None:
     help_text = subprocess.run([*run, "--help"], capture_output=True, text=True, check=True).stdout
     for command in ("demo", "sweep", "merge", "bench"):
         assert command in help_text
+
+
+def test_aliasing_is_the_function_even_after_its_package_is_imported():
+    import forgrad_viz.downsampling.analysis  # a submodule import must not shadow fv.aliasing
+
+    assert callable(fv.aliasing) and fv.aliasing is forgrad_viz.downsampling.aliasing
+    assert fv.AliasingReport is forgrad_viz.downsampling.AliasingReport

@@ -20,11 +20,11 @@ from forgrad_viz._utils import (
     preserved_model,
     resolve_targets,
 )
-from forgrad_viz.aliasing.blurpool import antialias
-from forgrad_viz.aliasing.discovery import DownsamplingLayer, find_downsampling
-from forgrad_viz.aliasing.gradients import layer_input_spectra
-from forgrad_viz.aliasing.report import AliasingReport, AliasingRow
 from forgrad_viz.attribution import METHODS, explain
+from forgrad_viz.downsampling.blurpool import antialias
+from forgrad_viz.downsampling.discovery import DownsamplingLayer, find_downsampling
+from forgrad_viz.downsampling.gradients import layer_input_spectra
+from forgrad_viz.downsampling.report import AliasingReport, AliasingRow
 from forgrad_viz.spectra import high_frequency_energy
 
 __all__ = ["aliasing", "default_cutoff"]
@@ -124,9 +124,9 @@ def aliasing(
     """Find the downsampling layers of ``model`` and measure how much high-frequency energy each puts in its maps.
 
     For every downsampling layer (max-pool, average pool, strided convolution, patch embedding, or any module
-    that shrinks the map: see :func:`~forgrad_viz.aliasing.find_downsampling`), a deep copy of the model is made
+    that shrinks the map: see :func:`~forgrad_viz.downsampling.find_downsampling`), a deep copy of the model is made
     in which that layer alone low-passes before it subsamples (blur-pooling, Zhang 2019, without retraining: see
-    :mod:`forgrad_viz.aliasing.blurpool`), then one with every layer anti-aliased. For each copy: the
+    :mod:`forgrad_viz.downsampling.blurpool`), then one with every layer anti-aliased. For each copy: the
     high-frequency energy of its attribution maps (the fraction of non-DC power above ``cutoff`` of the
     channel-mean absolute map, as FORGrad filters it), its change against the original model, and how much the
     intervention changes the predictions. Also the radial spectrum of the gradient at each layer's input, where

@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from forgrad_viz._utils import check_model, model_device
-from forgrad_viz.aliasing.discovery import DownsamplingLayer
+from forgrad_viz.downsampling.discovery import DownsamplingLayer
 
 __all__ = ["AntiAliased", "BlurSubsample", "BlurredInput", "antialias", "binomial_taps"]
 
@@ -194,7 +194,7 @@ def antialias(model: nn.Module, layers: Sequence[DownsamplingLayer]) -> nn.Modul
     model : nn.Module
         Never modified.
     layers : sequence of DownsamplingLayer
-        Layers of ``model`` from :func:`~forgrad_viz.aliasing.find_downsampling`.
+        Layers of ``model`` from :func:`~forgrad_viz.downsampling.find_downsampling`.
 
     Returns
     -------
@@ -204,7 +204,7 @@ def antialias(model: nn.Module, layers: Sequence[DownsamplingLayer]) -> nn.Modul
 
     Examples
     --------
-    >>> from forgrad_viz.aliasing import find_downsampling
+    >>> from forgrad_viz.downsampling import find_downsampling
     >>> from forgrad_viz.models import build_demo_model
     >>> net = build_demo_model("strided_cnn").eval()
     >>> images = torch.rand(2, 3, 64, 64)

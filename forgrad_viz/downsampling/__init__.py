@@ -6,14 +6,14 @@ anti-aliases each one in a deep copy (blur-pooling, Zhang 2019, without retraini
 high-frequency energy of the maps goes away and how much the predictions change; it also gives the spectrum of
 the gradient at each layer's input, where the spectral replicas of each stride show.
 
-Modules: :mod:`~forgrad_viz.aliasing.discovery` (finding the layers), :mod:`~forgrad_viz.aliasing.blurpool` (the
-intervention), :mod:`~forgrad_viz.aliasing.gradients` (gradient spectra at layer inputs),
-:mod:`~forgrad_viz.aliasing.report` (the result) and :mod:`~forgrad_viz.aliasing.analysis` (the entry point).
+Modules: :mod:`~forgrad_viz.downsampling.discovery` (finding the layers), :mod:`~forgrad_viz.downsampling.blurpool` (the
+intervention), :mod:`~forgrad_viz.downsampling.gradients` (gradient spectra at layer inputs),
+:mod:`~forgrad_viz.downsampling.report` (the result) and :mod:`~forgrad_viz.downsampling.analysis` (the entry point).
 
 Examples
 --------
 >>> import torch
->>> from forgrad_viz.aliasing import aliasing
+>>> from forgrad_viz.downsampling import aliasing
 >>> from forgrad_viz.models import build_demo_model
 >>> report = aliasing(build_demo_model("maxpool_cnn"), torch.rand(4, 3, 64, 64))
 >>> report.layers
@@ -22,11 +22,17 @@ Examples
 
 from __future__ import annotations
 
-from forgrad_viz.aliasing.analysis import aliasing, default_cutoff
-from forgrad_viz.aliasing.blurpool import AntiAliased, BlurredInput, BlurSubsample, antialias, binomial_taps
-from forgrad_viz.aliasing.discovery import KINDS, DownsamplingLayer, find_downsampling
-from forgrad_viz.aliasing.gradients import LayerSpectrum, layer_input_spectra
-from forgrad_viz.aliasing.report import AliasingReport, AliasingRow
+from forgrad_viz.downsampling.analysis import aliasing, default_cutoff
+from forgrad_viz.downsampling.blurpool import (
+    AntiAliased,
+    BlurredInput,
+    BlurSubsample,
+    antialias,
+    binomial_taps,
+)
+from forgrad_viz.downsampling.discovery import KINDS, DownsamplingLayer, find_downsampling
+from forgrad_viz.downsampling.gradients import LayerSpectrum, layer_input_spectra
+from forgrad_viz.downsampling.report import AliasingReport, AliasingRow
 
 __all__ = [
     "KINDS",

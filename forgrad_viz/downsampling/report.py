@@ -1,4 +1,4 @@
-"""The result of :func:`forgrad_viz.aliasing.aliasing`: per-layer interventions and gradient spectra."""
+"""The result of :func:`forgrad_viz.downsampling.aliasing`: per-layer interventions and gradient spectra."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from forgrad_viz.aliasing.gradients import LayerSpectrum
+from forgrad_viz.downsampling.gradients import LayerSpectrum
 
 __all__ = ["AliasingReport", "AliasingRow"]
 
@@ -23,7 +23,7 @@ class AliasingRow:
     name : str
         The layer's dotted name in the model, or ``"all"``.
     kind : str
-        Kind of layer (see :data:`forgrad_viz.aliasing.KINDS`), ``"all"`` for the all-layers row.
+        Kind of layer (see :data:`forgrad_viz.downsampling.KINDS`), ``"all"`` for the all-layers row.
     module_type : str
         The layer's class name (empty for ``"all"``).
     stride : tuple of int or None
@@ -106,7 +106,7 @@ class AliasingReport:
 
     Examples
     --------
-    >>> from forgrad_viz.aliasing import aliasing
+    >>> from forgrad_viz.downsampling import aliasing
     >>> from forgrad_viz.models import build_demo_model
     >>> report = aliasing(build_demo_model("maxpool_cnn"), torch.rand(4, 3, 64, 64))
     >>> report.layers
