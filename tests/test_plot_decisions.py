@@ -1,0 +1,115 @@
+"""Figures of the cutoff decision (issue 12): paired gain curves, sigma* column and shared colour bar of
+before/after, constant maps annotated, normalised spectra, and the architecture comparison's legend.
+
+Plotted data are compared with the statistics computed directly (``CutoffSweep.gain``/``gain_interval``) or
+with numpy's FFT. Synthetic inputs come from ``tests/test_plotting.py``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+from test_plotting import CUTOFFS, legend_texts, make_comparison, make_maps, make_sweep
+
+from forgrad_viz import plot
+from forgrad_viz.results import CutoffSweep
+
+# ------------------------------------------------------------------------------------------- relative curves
+
+
+def _band_low_high(ax, index: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The lower and upper edges of the ``index``-th band (fill_between's path: a start vertex, the S lows, the
+    last high, the S highs reversed, a closing vertex)."""
+    band = [c for c in ax.collections if isinstance(c, PolyCollection)][index]
+    vertices = band.get_paths()[0].vertices
+    size = CUTOFFS.size
+    np.testing.assert_array_equal(vertices[1 : size + 1, 0], CUTOFFS)
+    np.testing.assert_array_equal(vertices[size + 2 : 2 * size + 2, 0], CUTOFFS[::-1])
+    return vertices[1 : size + 1, 1], vertices[size + 2 : 2 * size + 2, 1][::-1]
+
+
+@pytest.mark.parametrize("metric", ["deletion", "insertion"])
+def test_relative_cutoff_curves_draw_the_paired_gain_and_its_band(metric: str) -> None:
+    sweep = make_sweep()
+    fig = plot.cutoff_curves(sweep, metric, relative=True, level=0.9, n_boot=300, seed=3)
+    ax = fig.axes[0]
+    gain = sweep.gain(metric)
+    # independent: the mean over images of the signed paired difference
+    sign = 1.0 if sweep.higher_is_better[metric] else -1.0
+    np.testing.assert_allclose(
+        gain, sign * (sweep.scores[metric] - sweep.unfiltered[metric]).mean(1), atol=1e-12
+    )
+    curve = ax.get_lines()[0]
+    np.testing.assert_array_equal(curve.get_xdata(), CUTOFFS)
+    np.testing.assert_array_equal(curve.get_ydata(), gain)
+    low, high = sweep.gain_interval(metric, level=0.9, n_boot=300, seed=3)
+    drawn_low, drawn_high = _band_low_high(ax)
+    np.testing.assert_array_equal(drawn_low, low)
+    np.testing.assert_array_equal(drawn_high, high)
+    star = next(line for line in ax.get_lines() if line.get_marker() == "*")
+    best = int(np.argmax(gain))  # sigma* maximises the gain whichever way the metric is better
+    assert (
+        star.get_xdata()[0]
+        == CUTOFFS[best]
+        == sweep.best_cutoff(metric, level=0.9, n_boot=300, seed=3).cutoff
+    )
+    assert star.get_ydata()[0] == gain[best]
+    zero = [line for line in ax.get_lines() if list(line.get_ydata()) == [0.0, 0.0]]
+    assert len(zero) == 1 and zero[0].get_color() == "black"
+    assert not [
+        line for line in ax.get_lines() if line.get_linestyle() == "--"
+    ]  # no absolute unfiltered line
+    references = {
+        line.get_label(): line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"
+    }
+    rise = sign * (sweep.references["rise"][metric] - sweep.unfiltered[metric]).mean()
+    assert references["rise (black-box)"] == pytest.approx(rise, abs=1e-12)
+    assert ax.get_ylabel().startswith("gain over unfiltered (paired)")
+    assert "> 0 is better" in ax.get_ylabel()
+    legend = legend_texts(fig)
+    assert "unfiltered (gain 0)" in legend and "90% paired bootstrap CI" in legend
+
+
+def test_relative_cutoff_curves_overlay_and_grid() -> None:
+    sweeps = {"a": make_sweep("saliency"), "b": make_sweep("smoothgrad", seed=1, peak=4.0)}
+    overlay = plot.cutoff_curves(sweeps, "deletion", relative=True, n_boot=200)
+    curves = [line for line in overlay.axes[0].get_lines() if line.get_marker() in ("o", "s")]
+    for curve, sweep in zip(curves, sweeps.values(), strict=True):
+        np.testing.assert_array_equal(curve.get_ydata(), sweep.gain("deletion"))
+    for index, sweep in enumerate(sweeps.values()):
+        low, high = sweep.gain_interval("deletion", n_boot=200)
+        np.testing.assert_array_equal(_band_low_high(overlay.axes[0], index), (low, high))
+    grid = plot.cutoff_curves(sweeps, "deletion", relative=True, layout="grid", n_boot=200)
+    visible = [a for a in grid.axes if a.get_visible()]
+    assert len(visible) == 2
+    for ax, sweep in zip(visible, sweeps.values(), strict=True):
+        np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), sweep.gain("deletion"))
+        assert [line for line in ax.get_lines() if list(line.get_ydata()) == [0.0, 0.0]]
+    given = Figure().add_subplot()
+    assert plot.cutoff_curves(sweeps["a"], "insertion", relative=True, ax=given) is given.figure
+    assert "unfiltered (gain 0)" in legend_texts(given.figure)
+
+
+def test_relative_curve_of_a_cutoff_equal_to_unfiltered_is_zero() -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.normal(0.5, 0.1, size=(3, 10))
+    sweep = CutoffSweep(
+        "saliency", "ideal", [2.0, 4.0, 8.0], ("insertion",), {"insertion": scores},
+        {"insertion": scores[-1]}, {"insertion": True}, np.arange(10),
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sigma* may sit at the grid's edge
+        ax = plot.cutoff_curves(sweep, relative=True, n_boot=100).axes[0]
+    assert ax.get_lines()[0].get_ydata()[-1] == 0.0
+    assert _band_low_high_any(ax)[-1] == (0.0, 0.0)
+
+
+def _band_low_high_any(ax) -> list[tuple[float, float]]:
+    vertices = next(c for c in ax.collections if isinstance(c, PolyCollection)).get_paths()[0].vertices
+    size = (len(vertices) - 3) // 2
+    lows, highs = vertices[1 : size + 1, 1], vertices[size + 2 : 2 * size + 2, 1][::-1]
+    return list(zip(lows.tolist(), highs.tolist(), strict=True))
