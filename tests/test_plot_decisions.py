@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
-from test_plotting import CUTOFFS, legend_texts, make_comparison, make_maps, make_sweep
+from test_plotting import CUTOFFS, legend_texts, make_maps, make_sweep
 
 from forgrad_viz import plot
 from forgrad_viz.results import CutoffSweep
@@ -113,3 +113,92 @@ def _band_low_high_any(ax) -> list[tuple[float, float]]:
     size = (len(vertices) - 3) // 2
     lows, highs = vertices[1 : size + 1, 1], vertices[size + 2 : 2 * size + 2, 1][::-1]
     return list(zip(lows.tolist(), highs.tolist(), strict=True))
+
+
+# ------------------------------------------------------------------------------------------- before / after
+
+
+def _panels(fig: Figure, n_rows: int, n_cols: int) -> np.ndarray:
+    """The image and map panels (the colour bars, added after them, left out)."""
+    return np.array(fig.axes[: n_rows * n_cols], dtype=object).reshape(n_rows, n_cols)
+
+
+def test_before_after_marks_the_sigma_star_column() -> None:
+    images, attributions = make_maps(2, size=16)
+    fig = plot.before_after(images, attributions, [2, 4, 8], best_cutoff=4.0)
+    axes = _panels(fig, 2, 5)
+    assert [a.get_title() for a in axes[0]] == ["image", "raw", "σ = 2", "σ* = 4", "σ = 8"]
+    framed = [
+        col for col in range(5) if all(a.spines["left"].get_linewidth() > 2 for a in axes[:, col])
+    ]  # fmt: skip
+    assert framed == [3]
+    with pytest.raises(ValueError, match=r"best_cutoff must be one of the cutoffs \[2.0, 4.0, 8.0\]"):
+        plot.before_after(images, attributions, [2, 4, 8], best_cutoff=5.0)
+
+
+@pytest.mark.parametrize("normalization", ["row", "figure"])
+def test_before_after_shared_colorbar_matches_the_shared_limits(normalization: str) -> None:
+    images, attributions = make_maps(2, size=16)
+    fig = plot.before_after(
+        images, attributions, [2, 6], normalization=normalization, colorbar=True, clip_percentile=95
+    )
+    axes = _panels(fig, 2, 4)
+    bars = fig.axes[8:]
+    assert len(bars) == (2 if normalization == "row" else 1)
+    raw = np.abs(attributions.mean(axis=1))
+    filtered = np.stack([_numpy_forgrad(attributions, c) for c in (2.0, 6.0)], axis=1)
+    shown = np.concatenate([raw[:, None], filtered], axis=1)  # (N, 3, H, W)
+    for row in range(2):
+        values = shown[row] if normalization == "row" else shown
+        expected = (values.min(), np.percentile(values, 95))
+        for panel in axes[row, 1:]:
+            norm = panel.images[0].norm
+            assert (norm.vmin, norm.vmax) == pytest.approx(expected, rel=1e-6)
+        bar = bars[row if normalization == "row" else 0]
+        assert bar.get_ylim() == pytest.approx(expected, rel=1e-6)
+        assert bar.get_ylabel() == "|attribution|"
+
+
+def test_before_after_colorbar_needs_shared_limits() -> None:
+    images, attributions = make_maps(1, size=16)
+    with pytest.raises(ValueError, match="colorbar=True.*normalization='row' or 'figure'"):
+        plot.before_after(images, attributions, 4.0, colorbar=True)
+    with pytest.raises(ValueError, match="normalization"):
+        plot.before_after(images, attributions, 4.0, normalization="image")
+
+
+def _numpy_forgrad(attributions: np.ndarray, cutoff: float) -> np.ndarray:
+    """The paper's pipeline on square maps with numpy's FFT."""
+    raw = np.abs(attributions.mean(axis=1))
+    k = np.fft.fftfreq(raw.shape[-1], d=1.0 / raw.shape[-1])
+    mask = np.hypot(k[:, None], k[None, :]) <= cutoff
+    return np.abs(np.fft.ifft2(np.fft.fft2(raw) * mask).real)
+
+
+def _panel_texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.texts]
+
+
+def test_before_after_says_when_a_map_is_constant() -> None:
+    images, attributions = make_maps(2, size=16)
+    with pytest.warns(UserWarning, match="only the mean survives"):
+        fig = plot.before_after(images, attributions, [0.5, 4.0])
+    axes = _panels(fig, 2, 4)
+    for row in range(2):
+        drawn = np.asarray(axes[row, 2].images[0].get_array())
+        assert np.ptp(drawn) <= 1e-6 * drawn.max()  # the sigma = 0.5 map is indeed constant
+        assert _panel_texts(axes[row, 2]) == ["constant map:\nonly the mean\nsurvives at σ < 1"]
+        assert _panel_texts(axes[row, 1]) == _panel_texts(axes[row, 3]) == []  # non-constant maps: no note
+    flat = attributions.copy()
+    flat[1] = 0.0  # an all-zero attribution: its raw map is constant too, for another reason
+    fig = plot.before_after(images, flat, 4.0)
+    axes = _panels(fig, 2, 3)
+    assert _panel_texts(axes[1, 1]) == _panel_texts(axes[1, 2]) == ["constant map"]
+    assert _panel_texts(axes[0, 1]) == []
+
+
+def test_is_constant_against_peak_to_peak() -> None:
+    rng = np.random.default_rng(0)
+    assert plot.is_constant(np.full((8, 8), 3.0) + rng.normal(0, 1e-7, (8, 8)))
+    assert plot.is_constant(np.zeros((4, 4)))
+    assert not plot.is_constant(np.full((8, 8), 3.0) + rng.normal(0, 1e-3, (8, 8)))
