@@ -161,7 +161,7 @@ def test_before_after_shared_colorbar_matches_the_shared_limits(normalization: s
 
 def test_before_after_colorbar_needs_shared_limits() -> None:
     images, attributions = make_maps(1, size=16)
-    with pytest.raises(ValueError, match="colorbar=True.*normalization='row' or 'figure'"):
+    with pytest.raises(ValueError, match=r"colorbar=True.*normalization='row' or 'figure'"):
         plot.before_after(images, attributions, 4.0, colorbar=True)
     with pytest.raises(ValueError, match="normalization"):
         plot.before_after(images, attributions, 4.0, normalization="image")
