@@ -202,3 +202,71 @@ def test_is_constant_against_peak_to_peak() -> None:
     assert plot.is_constant(np.full((8, 8), 3.0) + rng.normal(0, 1e-7, (8, 8)))
     assert plot.is_constant(np.zeros((4, 4)))
     assert not plot.is_constant(np.full((8, 8), 3.0) + rng.normal(0, 1e-3, (8, 8)))
+
+
+# ------------------------------------------------------------------------------------------- spectra
+
+
+def _numpy_ring_power(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per map (N, H, W square): unit-total-power ring means up to Nyquist, the rings' bin counts, and the
+    normalised power left in the corner rings beyond Nyquist; written with numpy's full FFT."""
+    size = maps.shape[-1]
+    power = np.abs(np.fft.fft2(maps)) ** 2 / size**2
+    k = np.fft.fftfreq(size, d=1.0 / size)
+    ring = np.rint(np.hypot(k[:, None], k[None, :])).astype(int)  # bin k holds radii in [k - 0.5, k + 0.5)
+    power[:, 0, 0] = 0.0  # DC left out
+    power /= power.sum(axis=(1, 2), keepdims=True)
+    rings = np.arange(1, size // 2 + 1)
+    counts = np.array([(ring == r).sum() for r in rings])
+    means = np.stack([[p[ring == r].mean() for r in rings] for p in power])
+    beyond = np.array([p[ring > size // 2].sum() for p in power])
+    return means, counts, beyond
+
+
+def test_spectrum_normalize_gives_each_map_unit_power() -> None:
+    _, small = make_maps(1, size=16, noise=0.01)
+    _, large = make_maps(1, size=16, seed=1)
+    maps = {"a": np.abs(small.mean(1)) * 1e-4, "b": np.abs(large.mean(1)) * 30.0}  # scales 5 decades apart
+    fig = plot.spectrum(maps, normalize=True, band=None)
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "power (share of each map's total)"
+    for line, values in zip(ax.get_lines(), maps.values(), strict=True):
+        means, counts, beyond = _numpy_ring_power(values)
+        np.testing.assert_allclose(line.get_ydata(), means[0], rtol=1e-9)
+        # the plotted powers times their rings' counts, plus the corners past Nyquist, sum to 1
+        assert np.sum(line.get_ydata() * counts) + beyond[0] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_spectrum_normalize_averages_normalised_maps_and_keeps_the_default_absolute() -> None:
+    _, attributions = make_maps(4, size=16)
+    maps = np.abs(attributions.mean(1)) * np.array([1.0, 10.0, 100.0, 1000.0])[:, None, None]
+    normalised = plot.spectrum(maps, normalize=True, band=None).axes[0].get_lines()[0].get_ydata()
+    np.testing.assert_allclose(normalised, _numpy_ring_power(maps)[0].mean(axis=0), rtol=1e-9)
+    absolute = plot.spectrum(maps, band=None).axes[0]
+    _, power = _fv_radial_mean(maps)
+    np.testing.assert_allclose(absolute.get_lines()[0].get_ydata(), power, rtol=1e-9)
+    assert absolute.get_ylabel() == "power"
+
+
+def _fv_radial_mean(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies up to Nyquist and mean power over maps, from forgrad_viz.spectra.radial_spectrum."""
+    from forgrad_viz.spectra import radial_spectrum
+
+    freqs, power = radial_spectrum(maps)
+    keep = freqs <= maps.shape[-1] / 2
+    return freqs[keep], np.asarray(power)[:, keep].mean(axis=0)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_spectrum_y_range_encloses_the_data_tightly(normalize: bool) -> None:
+    _, attributions = make_maps(4, size=16)
+    fig = plot.spectrum({"a": attributions, "b": attributions * 0.01}, normalize=normalize)
+    ax = fig.axes[0]
+    drawn = np.concatenate(
+        [line.get_ydata() for line in ax.get_lines()]
+        + [c.get_paths()[0].vertices[:, 1] for c in ax.collections if isinstance(c, PolyCollection)]
+    )
+    low, high = ax.get_ylim()
+    assert low <= drawn.min() and drawn.max() <= high
+    # within the stated margin of 1.25 on each side: no empty decades
+    assert drawn.min() / low == pytest.approx(1.25) and high / drawn.max() == pytest.approx(1.25)
