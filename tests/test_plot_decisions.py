@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
-from test_plotting import CUTOFFS, legend_texts, make_maps, make_sweep
+from test_plotting import CUTOFFS, legend_texts, make_comparison, make_maps, make_sweep
 
 from forgrad_viz import plot
 from forgrad_viz.results import CutoffSweep
@@ -270,3 +270,30 @@ def test_spectrum_y_range_encloses_the_data_tightly(normalize: bool) -> None:
     assert low <= drawn.min() and drawn.max() <= high
     # within the stated margin of 1.25 on each side: no empty decades
     assert drawn.min() / low == pytest.approx(1.25) and high / drawn.max() == pytest.approx(1.25)
+
+
+# ------------------------------------------------------------------------------------------- comparison
+
+
+@pytest.mark.parametrize(("metric", "label"), [("insertion", "Insertion AUC"), ("deletion", "Deletion AUC")])
+def test_architecture_comparison_names_its_metric_and_explains_its_markers(metric: str, label: str) -> None:
+    fig = plot.architecture_comparison(make_comparison(), metric, level=0.9, n_boot=100)
+    left, right = fig.axes
+    assert left.get_title() == f"σ* for {label}"
+    assert label in right.get_ylabel() and "σ*" in right.get_title()
+    legend = legend_texts(fig)
+    for text in (
+        "saliency",
+        "smoothgrad",
+        "σ* and its 90% interval",
+        "bar: FORGrad's gain at σ*",
+        "unfiltered map (gain 0)",
+        "rise: black-box gain",
+        "occlusion: black-box gain",
+    ):
+        assert text in legend
+    zero = [line for line in right.get_lines() if list(line.get_ydata()) == [0.0, 0.0]]
+    assert len(zero) == 1  # the line the legend calls the unfiltered map is drawn
+    given = Figure().subplots(1, 2)
+    plot.architecture_comparison(make_comparison(), metric, n_boot=50, ax=given)
+    assert "unfiltered map (gain 0)" in [t.get_text() for t in given[1].get_legend().get_texts()]

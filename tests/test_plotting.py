@@ -516,7 +516,7 @@ def test_architecture_comparison_points_bars_and_references() -> None:
         assert point.get_color() == palette.method_color(method)
         assert bar.get_height() == pytest.approx(mean.max() - sweep.unfiltered["insertion"].mean())
         rise = comparison.references[model]["rise"]["insertion"].mean()
-        ticks = [c for c in right.collections if c.get_label() == "rise (black-box)"]
+        ticks = [c for c in right.collections if c.get_label() == "rise: black-box gain"]
         assert ticks
         centre = bar.get_x() + bar.get_width() / 2
         heights = [
