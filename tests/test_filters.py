@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -142,7 +143,8 @@ def test_lowpass_past_max_cutoff_is_identity(height: int, width: int, dtype: typ
 def test_tiny_cutoff_keeps_only_the_mean(height: int, width: int) -> None:
     # the smallest non-DC radius is min(H, W) / max(H, W) >= 4 / 9 for these sizes: 0.4 keeps DC only
     maps = torch.rand(2, 3, height, width, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    out = lowpass(maps, 0.4)
+    with pytest.warns(UserWarning, match="only the mean survives"):
+        out = lowpass(maps, 0.4)
     torch.testing.assert_close(out, maps.mean(dim=(-2, -1), keepdim=True).expand_as(maps))
 
 
@@ -169,7 +171,7 @@ def test_lowpass_is_linear_and_real() -> None:
 @pytest.mark.parametrize("kind", ["ideal", "gaussian", "butterworth"])
 def test_many_cutoffs_equal_separate_calls(kind: str) -> None:
     maps = torch.randn(2, 5, 17, 12, generator=torch.Generator().manual_seed(2))
-    cutoffs = [0.7, 2.0, 3.5, 9.0]
+    cutoffs = [0.75, 2.0, 3.5, 9.0]  # 0.75 > 12 / 17: above the mean-only cutoff of these maps
     out = lowpass(maps, cutoffs, kind=kind, order=3)
     assert out.shape == (4, 2, 5, 17, 12)
     for index, cutoff in enumerate(cutoffs):
@@ -372,3 +374,49 @@ def test_cuda_matches_cpu(dtype: torch.dtype) -> None:
     chunks = [maps for _, maps in iter_forgrad(attributions.cuda(), cutoffs, chunk_size=2)]
     torch.testing.assert_close(torch.cat(chunks).cpu(), forgrad(attributions, cutoffs), atol=1e-5, rtol=1e-5)
     assert frequency_mask(21, 16, 4.0, device="cuda").device.type == "cuda"
+
+
+# --------------------------------------------------------------------------------------------- mean-only warning
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: forgrad(x, [0.3, 0.7, 2.0, 4.0]),
+        lambda x: lowpass(x.mean(axis=1), [0.3, 0.7, 2.0]),
+        lambda x: list(iter_forgrad(x, [0.3, 0.7, 2.0], chunk_size=1)),
+    ],
+    ids=["forgrad", "lowpass", "iter_forgrad"],
+)
+def test_ideal_cutoff_below_one_cycle_warns_once_and_the_map_is_constant(call) -> None:
+    attributions = np.random.default_rng(0).normal(size=(2, 3, 12, 12))
+    with pytest.warns(
+        UserWarning, match=r"\[0\.3, 0\.7\] is below 1 cycle per image.*only the mean"
+    ) as record:
+        call(attributions)
+    assert len([w for w in record if "only the mean" in str(w.message)]) == 1  # one per call, not per cutoff
+    # what the warning says is true: the filtered map is the raw map's mean everywhere
+    raw = np.abs(attributions.mean(axis=1))
+    with pytest.warns(UserWarning, match="only the mean"):
+        out = forgrad(attributions, 0.7)
+    np.testing.assert_allclose(
+        out, np.broadcast_to(raw.mean(axis=(1, 2), keepdims=True), raw.shape), atol=1e-12
+    )
+
+
+def test_cutoff_of_one_cycle_or_more_and_smooth_filters_do_not_warn() -> None:
+    attributions = np.random.default_rng(1).normal(size=(2, 3, 12, 12))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = forgrad(attributions, [1.0, 1.5, 6.0])
+        lowpass(attributions[:, 0], 1.0)
+        forgrad(attributions, 0.5, kind="gaussian")  # smooth filters keep some of every frequency
+    assert np.ptp(out[0], axis=(-2, -1)).min() > 0  # at 1 cycle per image the map is not constant
+
+
+def test_mean_only_threshold_follows_the_shorter_side_on_non_square_maps() -> None:
+    maps = np.random.default_rng(2).normal(size=(3, 8, 16))  # lowest non-zero frequency: 0.5 cycle per image
+    with pytest.warns(UserWarning, match=r"0\.4 is below 0\.5 cycle"):
+        lowpass(maps, 0.4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kept = lowpass(maps, 0.6)  # the first harmonic along the longer side survives: not constant
+    assert np.ptp(kept, axis=(-2, -1)).min() > 0

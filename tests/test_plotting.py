@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -110,6 +111,20 @@ def _heatmap_case() -> Figure:
     return fig
 
 
+def _before_after_sigma_star_case() -> Figure:
+    """sigma* column framed, shared colour bar per row, and a constant column (0.5 < 1 cycle per image)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "cutoff 0.5 is below 1 cycle per image", UserWarning)
+        return plot.before_after(
+            *make_maps(2),
+            [0.5, 2, 6],
+            best_cutoff=2,
+            normalization="row",
+            colorbar=True,
+            method_name="saliency",
+        )
+
+
 FIGURE_CASES: dict[str, Callable[[], Figure]] = {
     "heatmap": _heatmap_case,
     "before_after": lambda: plot.before_after(*make_maps(2), [2, 6], method_name="saliency"),
@@ -119,6 +134,16 @@ FIGURE_CASES: dict[str, Callable[[], Figure]] = {
     "cutoff_curves": lambda: plot.cutoff_curves(make_sweep(), "insertion"),
     "cutoff_curves_grid": lambda: plot.cutoff_curves(
         [make_sweep("saliency"), make_sweep("smoothgrad", seed=1, peak=4.0)], "deletion", layout="grid"
+    ),
+    "cutoff_curves_relative": lambda: plot.cutoff_curves(
+        [make_sweep("saliency"), make_sweep("smoothgrad", seed=1, peak=4.0)], "deletion", relative=True
+    ),
+    "before_after_sigma_star": _before_after_sigma_star_case,
+    "spectrum_normalized": lambda: plot.spectrum(
+        {"saliency": make_maps(4)[1], "rise": 50.0 * make_maps(4, noise=0.01)[1]},
+        cutoff=6,
+        show_filtered=True,
+        normalize=True,
     ),
     "faithfulness_curves": lambda: plot.faithfulness_curves(
         {"saliency": make_result(), "smoothgrad": make_result(seed=1)}, show_images=True
@@ -516,7 +541,7 @@ def test_architecture_comparison_points_bars_and_references() -> None:
         assert point.get_color() == palette.method_color(method)
         assert bar.get_height() == pytest.approx(mean.max() - sweep.unfiltered["insertion"].mean())
         rise = comparison.references[model]["rise"]["insertion"].mean()
-        ticks = [c for c in right.collections if c.get_label() == "rise (black-box)"]
+        ticks = [c for c in right.collections if c.get_label() == "rise: black-box gain"]
         assert ticks
         centre = bar.get_x() + bar.get_width() / 2
         heights = [

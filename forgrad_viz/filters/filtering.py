@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,7 +12,7 @@ import torch
 from forgrad_viz._utils import check_positive_int, iter_chunks
 from forgrad_viz.filters.cutoffs import CutoffLike, _parse_cutoffs
 from forgrad_viz.filters.maps import Maps, _check_finite, _to_tensor
-from forgrad_viz.filters.masks import _mask
+from forgrad_viz.filters.masks import _IDEAL_TOLERANCE, _mask
 
 _CPU_TILE_BYTES = 2 * 2**20
 _CUDA_TILE_BYTES = 256 * 2**20
@@ -24,6 +25,24 @@ def _tile_shape(n_cutoffs: int, n_maps: int, bytes_per_map: int, device: torch.d
     if per_cutoff <= budget:
         return max(1, min(n_cutoffs, budget // per_cutoff)), n_maps
     return 1, max(1, budget // bytes_per_map)
+
+
+def _warn_mean_only(cutoffs: tuple[float, ...], kind: str, height: int, width: int) -> None:
+    """Warn once (for all the cutoffs of a call) when an ideal filter keeps only the DC bin: a constant map.
+
+    The lowest non-zero frequency lies at ``min(H, W) / max(H, W)`` cycles per image (1 on a square map), so an
+    ideal cutoff below it (within the mask's tolerance) keeps only the mean. Smooth filters (gaussian,
+    butterworth) keep some of every frequency and never warn.
+    """
+    lowest = min(height, width) / max(height, width)
+    below = [c for c in cutoffs if c * (1.0 + _IDEAL_TOLERANCE) < lowest]
+    if kind == "ideal" and below:
+        warnings.warn(
+            f"cutoff {below if len(below) > 1 else below[0]} is below {lowest:.3g} cycle per image on "
+            f"{height} x {width} maps: only the mean survives the ideal filter, the filtered map is constant",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _inverse_into(
@@ -57,7 +76,8 @@ def lowpass(maps: Maps, cutoff: CutoffLike, kind: str = "ideal", order: int = 2)
         Real floating-point maps of shape ``(..., H, W)`` with ``H, W >= 2``, finite. Tensors stay on their
         device; numpy in gives numpy out. The input is never modified.
     cutoff : float or 1-D sequence of S floats
-        Cutoff(s) in cycles per image (> 0). A sequence costs one forward FFT for all the cutoffs.
+        Cutoff(s) in cycles per image (> 0). A sequence costs one forward FFT for all the cutoffs. An ideal
+        cutoff below 1 cycle per image (on a square map) keeps only the mean: one ``UserWarning`` per call.
     kind : {"ideal", "gaussian", "butterworth"}
         Filter shape (see :mod:`forgrad_viz.filters`). ``"ideal"`` is the paper's binary mask.
     order : int
@@ -78,6 +98,7 @@ def lowpass(maps: Maps, cutoff: CutoffLike, kind: str = "ideal", order: int = 2)
     """
     tensor, restore = _to_tensor(maps, "maps")
     cutoffs, is_sequence = _parse_cutoffs(cutoff)
+    _warn_mean_only(cutoffs, kind, *tensor.shape[-2:])
     out = _filter(tensor, cutoffs, kind, order, absolute=False)
     return restore(out if is_sequence else out[0])
 
@@ -116,7 +137,8 @@ def forgrad(attributions: Maps, cutoff: CutoffLike, kind: str = "ideal", order: 
         ``H, W >= 2`` (odd and non-square sizes are exact). Never modified.
     cutoff : float or 1-D sequence of S floats
         Cutoff(s) in cycles per image (> 0); ``15`` at 224 x 224 is the paper's default. One forward FFT serves
-        all the cutoffs.
+        all the cutoffs. An ideal cutoff below 1 cycle per image (on a square map; ``min(H, W) / max(H, W)`` in
+        general) keeps only the mean, a constant map: one ``UserWarning`` per call names those cutoffs.
     kind : {"ideal", "gaussian", "butterworth"}
         Filter shape; ``"ideal"`` is the paper's.
     order : int
@@ -138,6 +160,7 @@ def forgrad(attributions: Maps, cutoff: CutoffLike, kind: str = "ideal", order: 
     """
     maps, restore = _forgrad_input(attributions)
     cutoffs, is_sequence = _parse_cutoffs(cutoff)
+    _warn_mean_only(cutoffs, kind, *maps.shape[-2:])
     out = _filter(maps, cutoffs, kind, order, absolute=True)
     return restore(out if is_sequence else out[0])
 
@@ -178,6 +201,7 @@ def iter_forgrad(
     check_positive_int(chunk_size, "chunk_size")
     values, _ = _parse_cutoffs(cutoffs, name="cutoffs")
     maps, restore = _forgrad_input(attributions)
+    _warn_mean_only(values, kind, *maps.shape[-2:])
     masks = _mask(maps.shape[-2], maps.shape[-1], values, kind, order, maps.device, maps.dtype)
     return _forgrad_chunks(torch.fft.rfft2(maps), masks, values, maps.shape[-1], chunk_size, restore)
 

@@ -11,7 +11,7 @@ Modules
 -------
 maps
     :func:`heatmap` (one map, optionally over the image), :func:`before_after` (raw versus FORGrad-filtered maps
-    per image and cutoff), :func:`raw_map`, and the colour limits :func:`color_limits` and :func:`map_limits`.
+    per image and cutoff), :func:`raw_map`, the colour limits :func:`color_limits` and :func:`map_limits`, and :func:`is_constant`.
 power_spectra
     :func:`spectrum`: radially averaged power spectra, raw and filtered, on log-log axes.
 cutoffs
@@ -32,7 +32,7 @@ from forgrad_viz.plot._labels import METRIC_LABELS
 from forgrad_viz.plot.comparison import architecture_comparison
 from forgrad_viz.plot.cutoffs import cutoff_curves
 from forgrad_viz.plot.faithfulness import faithfulness_curves
-from forgrad_viz.plot.maps import before_after, color_limits, heatmap, map_limits, raw_map
+from forgrad_viz.plot.maps import before_after, color_limits, heatmap, is_constant, map_limits, raw_map
 from forgrad_viz.plot.power_spectra import spectrum
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "cutoff_curves",
     "faithfulness_curves",
     "heatmap",
+    "is_constant",
     "map_limits",
     "raw_map",
     "spectrum",

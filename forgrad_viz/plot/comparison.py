@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from forgrad_viz.palette import method_color
 from forgrad_viz.plot._figure import _add_legend, _grid, _plain_log_axis, _width
@@ -64,7 +66,7 @@ def _draw_rows(
         right.bar([x], [row["improvement"]], width=width * 0.9, color=color, label=label)
         sign = 1.0 if higher[row["method"]] else -1.0
         for name, score in _reference_scores(comparison, row["model"], metric).items():
-            ref_label = None if name in drawn else f"{name} (black-box)"
+            ref_label = None if name in drawn else f"{name}: black-box gain"
             drawn.add(name)
             gain = sign * (score - row["unfiltered"])
             right.hlines(
@@ -75,6 +77,16 @@ def _draw_rows(
                 linewidth=2.0,
                 label=ref_label,
             )
+
+
+def _marker_handles(level: float) -> list[Any]:
+    """Legend entries explaining the markers: sigma* point and interval, gain bar, zero line (the black-box
+    ticks are explained by their own entries, ``"<method>: black-box gain"``)."""
+    return [
+        Line2D([], [], color="0.3", marker="o", linestyle="-", label=f"σ* and its {level:.0%} interval"),
+        Patch(color="0.6", label="bar: FORGrad's gain at σ*"),
+        Line2D([], [], color="black", linewidth=0.8, label="unfiltered map (gain 0)"),
+    ]
 
 
 def architecture_comparison(
@@ -96,7 +108,9 @@ def architecture_comparison(
     :meth:`ArchitectureComparison.rows`). A short horizontal line in a black-box method's colour over each bar
     marks that black-box method's gain over the same unfiltered map (its score minus the unfiltered score, same
     sign convention): a bar that reaches the line means FORGrad at sigma* matches that black-box method. Scores
-    are in the metric's own units, no normalisation.
+    are in the metric's own units, no normalisation. The metric is named in the titles and the right y-label;
+    the legend gives the methods' colours and explains each marker (sigma* point and interval, gain bar, zero
+    line of the unfiltered map, black-box ticks).
 
     Parameters
     ----------
@@ -150,13 +164,13 @@ def architecture_comparison(
         _plain_log_axis(left.yaxis)
     left.margins(y=0.12)
     left.set_ylabel("σ* (cycles per image)")
-    left.set_title(f"best cutoff σ* ({level:.0%} interval)")
+    left.set_title(f"σ* for {_metric_label(metric)}")
     right.axhline(0.0, color="black", linewidth=0.8)
     right.margins(y=0.08)
     right.set_ylabel(f"gain in {_metric_label(metric)}\n(> 0 is better)")
-    right.set_title("gain over the unfiltered map")
+    right.set_title("gain at σ* over unfiltered")
     handles = left.get_legend_handles_labels()[0] + [
-        h for h in right.get_legend_handles_labels()[0] if h.get_label().endswith("(black-box)")
+        h for h in right.get_legend_handles_labels()[0] if h.get_label().endswith(": black-box gain")
     ]
-    _add_legend(right, handles, created, grow=figsize is None)
+    _add_legend(right, handles + _marker_handles(level), created, grow=figsize is None)
     return left.figure

@@ -68,6 +68,16 @@ def _check_sweep_metric(entries: list[_Entry], metric: str | None) -> str:
     return metric
 
 
+def _curve(
+    sweep: CutoffSweep, metric: str, stats: dict[str, Any], relative: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The line and band drawn for a sweep: mean score and its interval, or paired gain and its interval."""
+    boot = {"level": stats["level"], "n_boot": stats["n_boot"], "seed": stats["seed"]}
+    if relative:
+        return (sweep.gain(metric), *sweep.gain_interval(metric, **boot))
+    return (sweep.mean(metric), *sweep.confidence_interval(metric, **boot))
+
+
 def _draw_sweep(
     ax: Axes,
     label: str,
@@ -78,17 +88,16 @@ def _draw_sweep(
     stats: dict[str, Any],
     unfiltered: bool,
 ) -> None:
-    mean = sweep.mean(metric)
-    low, high = sweep.confidence_interval(
-        metric, level=stats["level"], n_boot=stats["n_boot"], seed=stats["seed"]
-    )
+    relative = stats["relative"]
+    line, low, high = _curve(sweep, metric, stats, relative)
     best = sweep.best_cutoff(metric, level=stats["level"], n_boot=stats["n_boot"], seed=stats["seed"])
+    best_y = line[int(np.flatnonzero(sweep.cutoffs == best.cutoff)[0])] if relative else best.score
     text = f"{label}: σ* = {best.cutoff:.3g} [{best.low:.3g}, {best.high:.3g}]"
-    ax.plot(sweep.cutoffs, mean, color=color, marker=marker, markersize=3, label=text)
+    ax.plot(sweep.cutoffs, line, color=color, marker=marker, markersize=3, label=text)
     ax.fill_between(sweep.cutoffs, low, high, color=color, alpha=0.2, linewidth=0)
     ax.errorbar(
         [best.cutoff],
-        [best.score],
+        [best_y],
         xerr=[[best.cutoff - best.low], [best.high - best.cutoff]],
         fmt="*",
         markersize=11,
@@ -99,18 +108,23 @@ def _draw_sweep(
         elinewidth=1.2,
         zorder=5,
     )
-    if unfiltered:
+    if unfiltered and not relative:
         ax.axhline(best.unfiltered, color=color, linestyle="--", linewidth=1.0)
 
 
-def _draw_references(ax: Axes, entries: list[_Entry], metric: str) -> None:
+def _draw_references(ax: Axes, entries: list[_Entry], metric: str, relative: bool) -> None:
+    """Dotted lines at the black-box references' mean scores or, ``relative``, at their mean paired gains over
+    each sweep's unfiltered map (same sign convention as :meth:`CutoffSweep.gain`)."""
     models = {s.model_name for _, s, _, _ in entries}
     seen: set[tuple[str, str, float]] = set()
     for _, sweep, _, _ in entries:
+        sign = 1.0 if sweep.higher_is_better[metric] else -1.0
         for name, scores in sweep.references.items():
             if metric not in scores:
                 continue
             value = float(scores[metric].mean())
+            if relative:
+                value = sign * float(np.mean(scores[metric] - sweep.unfiltered[metric]))
             key = (name, sweep.model_name, value)
             if key in seen:
                 continue
@@ -125,10 +139,11 @@ def _draw_references(ax: Axes, entries: list[_Entry], metric: str) -> None:
             )
 
 
-def _style_handles(level: float, unfiltered: bool) -> list[Any]:
-    """Legend entries explaining the band, the sigma* marker and the dashed unfiltered line."""
+def _style_handles(level: float, unfiltered: bool, relative: bool) -> list[Any]:
+    """Legend entries explaining the band, the sigma* marker and the unfiltered line (dashed, or the zero line)."""
+    band = f"{level:.0%} paired bootstrap CI" if relative else f"{level:.0%} bootstrap CI"
     handles = [
-        Patch(color="0.5", alpha=0.35, linewidth=0, label=f"{level:.0%} bootstrap CI"),
+        Patch(color="0.5", alpha=0.35, linewidth=0, label=band),
         Line2D(
             [],
             [],
@@ -139,7 +154,9 @@ def _style_handles(level: float, unfiltered: bool) -> list[Any]:
             label=f"σ* and its {level:.0%} interval",
         ),
     ]
-    if unfiltered:
+    if relative:
+        handles.append(Line2D([], [], color="black", linewidth=0.8, label="unfiltered (gain 0)"))
+    elif unfiltered:
         handles.append(Line2D([], [], color="0.3", linestyle="--", linewidth=1.0, label="unfiltered"))
     return handles
 
@@ -165,6 +182,12 @@ def _panel_axes(
     return [[entry] for entry in entries], _axes_list(ax, len(entries)), ncols
 
 
+def _y_label(metric: str, higher: bool, relative: bool) -> str:
+    if relative:
+        return f"gain over unfiltered (paired)\nin {_metric_label(metric)}, > 0 is better"
+    return f"{_metric_label(metric)}\n({_better(higher)})"
+
+
 def cutoff_curves(
     sweeps: CutoffSweep | Sequence[CutoffSweep] | Mapping[str, CutoffSweep],
     metric: str | None = None,
@@ -173,13 +196,14 @@ def cutoff_curves(
     n_boot: int = 1000,
     seed: int = 0,
     layout: str = "overlay",
+    relative: bool = False,
     show_references: bool = True,
     show_unfiltered: bool = True,
     title: str | None = None,
     ax: Any = None,
     figsize: tuple[float, float] | None = None,
 ) -> Figure:
-    """Faithfulness versus cutoff: mean over images with a bootstrap band, sigma* and reference lines.
+    """Faithfulness versus cutoff (or its paired gain over the unfiltered map), with a band, sigma* and references.
 
     For each sweep: the mean score at each cutoff (line with markers, log x-axis when all cutoffs are positive),
     the ``level`` percentile bootstrap interval of the mean over images (band, :meth:`CutoffSweep.
@@ -187,6 +211,12 @@ def cutoff_curves(
     as a horizontal error bar, the unfiltered map's mean score (dashed line, same colour) and the black-box
     references' mean scores (dotted lines in their method colours). Scores are plotted as they are: no
     normalisation. The y-label says whether higher or lower is better.
+
+    With ``relative=True`` the curve a reader decides on is drawn instead: the mean paired gain of each cutoff
+    over the unfiltered map on the same images (:meth:`CutoffSweep.gain`, > 0 is better for every metric) with
+    its paired bootstrap band (:meth:`CutoffSweep.gain_interval`, the same image resamples for every cutoff), a
+    black line at 0 (the unfiltered map), sigma* at its gain, and the references at their paired gains over the
+    unfiltered map. Bands of the absolute mode overlap even when the paired differences are clear; these do not.
 
     Parameters
     ----------
@@ -203,10 +233,12 @@ def cutoff_curves(
         Seed of the bootstrap.
     layout : {"overlay", "grid"}
         All sweeps in one panel, or one panel per sweep (sharing the y-axis).
+    relative : bool
+        Draw the paired gain over the unfiltered map instead of the score.
     show_references : bool
         Draw the black-box references stored in the sweeps.
     show_unfiltered : bool
-        Draw the unfiltered map's score.
+        Draw the unfiltered map's score (with ``relative``, the line at 0).
     title : str, optional
         Title (of the axes in overlay, of the figure in grid layout).
     ax : matplotlib.axes.Axes or sequence of Axes, optional
@@ -226,12 +258,14 @@ def cutoff_curves(
     >>> fig = cutoff_curves(sweep)
     >>> fig.axes[0].get_ylabel()
     'Insertion AUC\\n(higher is better)'
+    >>> cutoff_curves(sweep, relative=True).axes[0].get_ylabel()
+    'gain over unfiltered (paired)\\nin Insertion AUC, > 0 is better'
     """
     entries = _sweep_entries(sweeps)
     metric = _check_sweep_metric(entries, metric)
     check_choice(layout, "layout", ("overlay", "grid"))
     _check_level(level)
-    stats = {"level": level, "n_boot": n_boot, "seed": seed}
+    stats = {"level": level, "n_boot": n_boot, "seed": seed, "relative": bool(relative)}
     created = ax is None
     panels, axes, ncols = _panel_axes(entries, layout, ax, figsize)
     higher = entries[0][1].higher_is_better[metric]
@@ -240,7 +274,9 @@ def cutoff_curves(
         for label, sweep, color, marker in panel:
             _draw_sweep(panel_ax, label, sweep, color, marker, metric, stats, show_unfiltered)
         if show_references:
-            _draw_references(panel_ax, panel, metric)
+            _draw_references(panel_ax, panel, metric, relative)
+        if relative and show_unfiltered:
+            panel_ax.axhline(0.0, color="black", linewidth=0.8, zorder=1)
         cutoffs = np.unique(np.concatenate([s.cutoffs for _, s, _, _ in panel]))
         if cutoffs.min() > 0:
             panel_ax.set_xscale("log")
@@ -248,17 +284,25 @@ def cutoff_curves(
         panel_ax.margins(y=0.08)
         panel_ax.set_xlabel("cutoff σ (cycles per image)")
         if not created or index % ncols == 0:
-            panel_ax.set_ylabel(f"{_metric_label(metric)}\n({_better(higher)})")
+            panel_ax.set_ylabel(_y_label(metric, higher, relative))
         if layout == "grid":
             panel_ax.set_title(panel[0][0])
         handles += panel_ax.get_legend_handles_labels()[0]
         if not created:
-            _add_legend(panel_ax, handles + _style_handles(level, show_unfiltered), created=False, grow=False)
+            _add_legend(
+                panel_ax,
+                handles + _style_handles(level, show_unfiltered, relative),
+                created=False,
+                grow=False,
+            )
             handles = []
     if created:
         handles.sort(key=lambda h: "(black-box" in h.get_label())  # curves first, then references (stable)
         _add_legend(
-            axes[0], handles + _style_handles(level, show_unfiltered), created=True, grow=figsize is None
+            axes[0],
+            handles + _style_handles(level, show_unfiltered, relative),
+            created=True,
+            grow=figsize is None,
         )
     if title is not None:
         (axes[0].set_title if layout == "overlay" else axes[0].figure.suptitle)(title)

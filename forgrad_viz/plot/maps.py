@@ -3,7 +3,11 @@
 Normalisation of maps (documented per function): a map is drawn with its own colour limits, taken from
 percentiles of its values so that a few extreme pixels do not wash out the rest; values past the limits saturate
 (the colour bar shows an arrow). Unsigned maps use ``[min, P]``, signed maps ``[-P', +P']`` centred at zero, with
-``P`` the ``clip_percentile``-th percentile of the values and ``P'`` that of the absolute values.
+``P`` the ``clip_percentile``-th percentile of the values and ``P'`` that of the absolute values. A colour bar is
+drawn only over maps that share one normalisation (in :func:`before_after`: ``normalization="row"`` or
+``"figure"``), so that its numbers hold for every map it sits next to. A constant map (for instance an ideal
+filter below 1 cycle per image, which keeps only the mean) is never drawn silently as a flat panel: its panel says
+so.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from matplotlib.figure import Figure
 
 from forgrad_viz._utils import check_choice, check_finite_number
 from forgrad_viz.filters import forgrad
-from forgrad_viz.palette import DIVERGING_CMAP, SEQUENTIAL_CMAP
+from forgrad_viz.palette import DIVERGING_CMAP, OKABE_ITO, SEQUENTIAL_CMAP
 from forgrad_viz.plot._figure import _grid, _single_axes, _width
 from forgrad_viz.plot._inputs import _as_array
 
@@ -233,6 +237,109 @@ def raw_map(attributions: Any) -> np.ndarray:
     return np.abs(values)
 
 
+#: Relative spread (peak-to-peak over the largest absolute value) under which a map counts as constant.
+_CONSTANT_RTOL = 1e-5
+#: Colour of the frame around the sigma* column of :func:`before_after`.
+_BEST_COLOR = OKABE_ITO["sky_blue"]
+
+
+def is_constant(map: Any) -> bool:
+    """Whether a map is constant up to rounding: ``ptp <= 1e-5 * max|map|`` (an all-zero map is constant).
+
+    Examples
+    --------
+    >>> is_constant(np.full((4, 4), 2.0) + 1e-9), is_constant(np.eye(4))
+    (True, False)
+    """
+    values = _as_array(map, "map")
+    return bool(np.ptp(values) <= _CONSTANT_RTOL * np.abs(values).max())
+
+
+def _constant_note(ax: Axes, cutoff: float | None, lowest: float) -> None:
+    """Write in a constant map's panel that it is constant, and why when the cutoff keeps only the mean."""
+    text = "constant map"
+    if cutoff is not None and cutoff < lowest:
+        text += f":\nonly the mean\nsurvives at σ < {lowest:.3g}"
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize="small",
+        bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.5", "alpha": 0.9},
+    )
+
+
+def _best_column(best_cutoff: float | None, cutoffs: list[float]) -> int | None:
+    """Index among the cutoffs of ``best_cutoff`` (None: no column marked)."""
+    if best_cutoff is None:
+        return None
+    value = check_finite_number(best_cutoff, "best_cutoff", positive=True)
+    matches = [i for i, c in enumerate(cutoffs) if np.isclose(c, value, rtol=1e-9, atol=0.0)]
+    if not matches:
+        raise ValueError(f"best_cutoff must be one of the cutoffs {cutoffs}; got {best_cutoff}")
+    return matches[0]
+
+
+def _shared_limits(
+    shown: np.ndarray, normalization: str, clip_percentile: float
+) -> list[tuple[float, float] | None]:
+    """Colour limits of each row of ``shown`` (N, 1 + S, H, W): None per map, one per row, or one for all."""
+    if normalization == "panel":
+        return [None] * shown.shape[0]
+    if normalization == "row":
+        return [color_limits(row, signed=False, clip_percentile=clip_percentile) for row in shown]
+    return [color_limits(shown, signed=False, clip_percentile=clip_percentile)] * shown.shape[0]
+
+
+def _mark_best(axes: np.ndarray, column: int, cutoff: float) -> None:
+    """Title the sigma* column ``σ* = ...`` and frame its panels."""
+    axes[0, column].set_title(f"σ* = {cutoff:.3g}", color=_BEST_COLOR, fontweight="bold")
+    for panel in axes[:, column]:
+        for spine in panel.spines.values():
+            spine.set(visible=True, edgecolor=_BEST_COLOR, linewidth=2.5)
+
+
+def _shared_colorbars(fig: Figure, axes: np.ndarray, normalization: str) -> None:
+    """One colour bar per row (``"row"``) or one for every map (``"figure"``), right of the maps."""
+    groups = (
+        [axes[:, 1:]] if normalization == "figure" else [axes[row : row + 1, 1:] for row in range(len(axes))]
+    )
+    for group in groups:
+        shown = group.flat[0].images[-1]
+        opaque = mpl.cm.ScalarMappable(norm=shown.norm, cmap=shown.get_cmap())
+        bar = fig.colorbar(opaque, ax=list(group.ravel()), shrink=0.85, pad=0.02)
+        bar.ax.tick_params(labelsize="small")
+        bar.set_label("|attribution|", fontsize="small")
+
+
+def _draw_rows(
+    axes: np.ndarray, images: np.ndarray, shown: np.ndarray, limits: list, cutoffs: list[float], options: dict
+) -> None:
+    """Image, raw map and filtered maps of each row; constant maps get a note in their panel."""
+    lowest = min(images.shape[-2:]) / max(images.shape[-2:])  # lowest non-zero frequency (cycles per image)
+    for row in range(images.shape[0]):
+        axes[row, 0].imshow(
+            _image_hwc(images[row]), cmap="gray" if images.shape[1] == 1 else None, vmin=0, vmax=1
+        )
+        axes[row, 0].set_xticks([])
+        axes[row, 0].set_yticks([])
+        for col, values in enumerate(shown[row], start=1):
+            heatmap(
+                values,
+                images[row] if options["overlay"] else None,
+                signed=False,
+                clip_percentile=options["clip_percentile"],
+                limits=limits[row],
+                colorbar=False,
+                ax=axes[row, col],
+            )
+            if is_constant(values):
+                _constant_note(axes[row, col], None if col == 1 else cutoffs[col - 2], lowest)
+
+
 def before_after(
     images: Any,
     attributions: Any,
@@ -244,6 +351,8 @@ def before_after(
     clip_percentile: float = 99.0,
     normalization: str = "panel",
     overlay: bool = False,
+    best_cutoff: float | None = None,
+    colorbar: bool = False,
     ax: Any = None,
     figsize: tuple[float, float] | None = None,
 ) -> Figure:
@@ -251,12 +360,17 @@ def before_after(
 
     The raw column is the paper's unfiltered map ``|mean over channels|`` (:func:`raw_map`); the filtered columns
     are ``forgrad_viz.filters.forgrad(attributions, cutoffs, kind=kind, order=order)``. Both are unsigned and drawn
-    with the sequential colour map.
+    with the sequential colour map. ``best_cutoff`` (one of ``cutoffs``, typically sigma* from
+    :meth:`CutoffSweep.best_cutoff`) titles its column ``σ* = ...`` and frames its panels. A constant map (up to
+    rounding, :func:`is_constant`) gets a note in its panel instead of a silent flat colour; when an ideal cutoff
+    below the lowest non-zero frequency (1 cycle per image on square maps) caused it, the note says that only the
+    mean survives.
 
     Normalisation: with ``normalization="panel"`` each map spans ``[min, P]`` of its own values, ``P`` its
     ``clip_percentile``-th percentile (compares shapes; filtering lowers peak values, which this hides); with
     ``"row"`` all maps of a row share ``[min, P]`` computed over the raw and filtered maps of that row together
-    (compares magnitudes).
+    (compares magnitudes); with ``"figure"`` every map of the figure shares one ``[min, P]``. ``colorbar=True``
+    draws the shared colour bar (one per row, or one for the figure) and needs ``"row"`` or ``"figure"``.
 
     Parameters
     ----------
@@ -274,10 +388,14 @@ def before_after(
         Attribution method, shown in the figure title.
     clip_percentile : float
         Percentile in (0, 100] at which colour ranges are clipped.
-    normalization : {"panel", "row"}
-        Colour limits per map or shared by each row.
+    normalization : {"panel", "row", "figure"}
+        Colour limits per map, shared by each row, or shared by the whole figure.
     overlay : bool
         Draw the maps over a greyscale copy of the image.
+    best_cutoff : float, optional
+        The cutoff to mark as sigma*; must be one of ``cutoffs``.
+    colorbar : bool
+        Draw the shared colour bar(s) right of the maps (``normalization`` ``"row"`` or ``"figure"``).
     ax : array of matplotlib.axes.Axes, optional
         N x (2 + number of cutoffs) axes to draw into (any shape with that many, filled row by row).
     figsize : tuple of float, optional
@@ -290,45 +408,36 @@ def before_after(
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> fig = before_after(rng.random((2, 3, 32, 32)), rng.normal(size=(2, 3, 32, 32)), [4, 8])
-    >>> len(fig.axes)
-    8
+    >>> fig = before_after(rng.random((2, 3, 32, 32)), rng.normal(size=(2, 3, 32, 32)), [4, 8], best_cutoff=4)
+    >>> len(fig.axes), fig.axes[2].get_title()
+    (8, 'σ* = 4')
     """
     images = _images_nchw(images)
     maps = _attributions(attributions, images.shape[0])
     if maps.shape[-2:] != images.shape[-2:]:
         raise ValueError(f"attributions have size {maps.shape[-2:]} but images have size {images.shape[-2:]}")
-    check_choice(normalization, "normalization", ("panel", "row"))
+    check_choice(normalization, "normalization", ("panel", "row", "figure"))
+    if colorbar and normalization == "panel":
+        raise ValueError(
+            "colorbar=True needs one normalisation shared by the maps: pass normalization='row' or 'figure'"
+        )
     cutoff_values = _cutoff_list(cutoffs)
-    raw = raw_map(maps)
+    best = _best_column(best_cutoff, cutoff_values)
     filtered = np.asarray(forgrad(maps, cutoff_values, kind=kind, order=order))  # (S, N, H, W)
+    shown = np.concatenate([raw_map(maps)[:, None], np.moveaxis(filtered, 0, 1)], axis=1)  # (N, 1 + S, H, W)
     n_rows, n_cols = images.shape[0], 2 + len(cutoff_values)
     height, width = images.shape[-2:]
-    panel = _width() / n_cols
+    panel = _width() / (n_cols + (0.4 if colorbar else 0.0))
     fig, axes = _grid(ax, n_rows, n_cols, figsize, (_width(), panel * height / width * n_rows + 0.5))
-    for row in range(n_rows):
-        shown = [raw[row], *filtered[:, row]]
-        limits = None
-        if normalization == "row":
-            limits = color_limits(np.stack(shown), signed=False, clip_percentile=clip_percentile)
-        axes[row, 0].imshow(
-            _image_hwc(images[row]), cmap="gray" if images.shape[1] == 1 else None, vmin=0, vmax=1
-        )
-        axes[row, 0].set_xticks([])
-        axes[row, 0].set_yticks([])
-        for col, values in enumerate(shown, start=1):
-            heatmap(
-                values,
-                images[row] if overlay else None,
-                signed=False,
-                clip_percentile=clip_percentile,
-                limits=limits,
-                colorbar=False,
-                ax=axes[row, col],
-            )
-    titles = ["image", "raw", *(f"σ = {c:.3g}" for c in cutoff_values)]
-    for col, text in enumerate(titles):
+    limits = _shared_limits(shown, normalization, clip_percentile)
+    options = {"overlay": overlay, "clip_percentile": clip_percentile}
+    _draw_rows(axes, images, shown, limits, cutoff_values, options)
+    for col, text in enumerate(["image", "raw", *(f"σ = {c:.3g}" for c in cutoff_values)]):
         axes[0, col].set_title(text)
+    if best is not None:
+        _mark_best(axes, 2 + best, cutoff_values[best])
+    if colorbar:
+        _shared_colorbars(fig, axes, normalization)
     if ax is None and method_name is not None:
         fig.suptitle(f"{method_name}: raw vs FORGrad ({kind} filter)")
     return fig

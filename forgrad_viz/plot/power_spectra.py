@@ -20,8 +20,11 @@ from forgrad_viz.plot.maps import raw_map
 from forgrad_viz.results import bootstrap_ci
 from forgrad_viz.spectra import radial_spectrum
 
-#: Lowest power shown on a spectrum, relative to the smallest mean power of the unfiltered maps.
+#: Power below this fraction of the smallest mean power of the unfiltered maps is left off the y-range (the
+#: numerically-zero power an ideal filter leaves above its cutoff, about 1e-30).
 _SPECTRUM_DEPTH = 1e-3
+#: The y-range is the drawn data's, widened by this factor on each side (log axis).
+_Y_MARGIN = 1.25
 
 
 def _spectrum_maps(maps: Any, name: str) -> np.ndarray:
@@ -50,15 +53,22 @@ def _band(power: np.ndarray, band: str | None, level: float) -> tuple[np.ndarray
 
 def _draw_spectrum(
     ax: Axes, freqs: np.ndarray, power: np.ndarray, color: str, band: Any, level: float, **line: Any
-) -> float:
-    """Draw the mean spectrum and its band; return the largest value drawn."""
+) -> np.ndarray:
+    """Draw the mean spectrum and its band; return the values drawn (mean and band edges)."""
     mean = power.mean(axis=0)
     ax.plot(freqs, mean, color=color, **line)
     bounds = _band(power, band, level)
     if bounds is None:
-        return float(mean.max())
+        return mean
     ax.fill_between(freqs, bounds[0], bounds[1], color=color, alpha=0.18, linewidth=0)
-    return float(max(mean.max(), bounds[1].max()))
+    return np.concatenate([mean, bounds[0], bounds[1]])
+
+
+def _total_power(values: np.ndarray) -> np.ndarray:
+    """Total non-DC power of each (H, W) map, (N,): by Parseval, its sum of squared deviations from its mean
+    (the sum of ``power * counts`` of :func:`radial_spectrum` over every bin). 1 for a constant map."""
+    total = ((values - values.mean(axis=(-2, -1), keepdims=True)) ** 2).sum(axis=(-2, -1))
+    return np.where(total > 0, total, 1.0)
 
 
 def _draw_sets(
@@ -67,31 +77,51 @@ def _draw_sets(
     band: str | None,
     level: float,
     filtered_at: float | None,
-    kind: str,
-    order: int,
-) -> tuple[float, float, float, float]:
+    options: dict[str, Any],
+) -> tuple[float, float, float, np.ndarray]:
     """Draw each set's mean spectrum up to Nyquist, and with ``filtered_at`` that of its FORGrad maps at that
     cutoff (dashed); return the lowest and highest frequency drawn, the smallest positive mean power of the
-    unfiltered maps and the largest value drawn."""
-    fmin, fmax, floor, top = math.inf, 0.0, math.inf, 0.0
+    unfiltered maps and every value drawn. With ``options["normalize"]`` each map's power (and its FORGrad
+    map's) is divided by the map's total non-DC power before the mean over images."""
+    fmin, fmax, floor, drawn = math.inf, 0.0, math.inf, []
     for (label, values), color in zip(sets, _set_colors([label for label, _ in sets]), strict=True):
         freqs, power = radial_spectrum(values)
         keep = np.asarray(freqs) <= min(values.shape[-2:]) / 2.0  # complete rings only: up to Nyquist
         freqs = np.asarray(freqs, dtype=np.float64)[keep]
-        power = np.asarray(power, dtype=np.float64).reshape(values.shape[0], -1)[:, keep]
+        scale = _total_power(values)[:, None] if options["normalize"] else 1.0
+        power = np.asarray(power, dtype=np.float64).reshape(values.shape[0], -1)[:, keep] / scale
         fmin, fmax = min(fmin, float(freqs.min())), max(fmax, float(freqs.max()))
-        top = max(top, _draw_spectrum(ax, freqs, power, color, band, level, label=label or "raw"))
+        drawn.append(_draw_spectrum(ax, freqs, power, color, band, level, label=label or "raw"))
         positive = power.mean(axis=0)[power.mean(axis=0) > 0]
         floor = min(floor, float(positive.min()) if positive.size else math.inf)
         if filtered_at is not None:
-            _, filtered = radial_spectrum(np.asarray(forgrad(values, filtered_at, kind=kind, order=order)))
-            filtered = np.asarray(filtered, dtype=np.float64).reshape(values.shape[0], -1)[:, keep]
+            maps = forgrad(values, filtered_at, kind=options["kind"], order=options["order"])
+            _, filtered = radial_spectrum(np.asarray(maps))
+            filtered = np.asarray(filtered, dtype=np.float64).reshape(values.shape[0], -1)[:, keep] / scale
             name = "FORGrad" if label is None else f"{label}, FORGrad"
-            drawn = _draw_spectrum(
-                ax, freqs, filtered, color, band, level, linestyle="--", label=f"{name} σ = {filtered_at:g}"
+            drawn.append(
+                _draw_spectrum(
+                    ax,
+                    freqs,
+                    filtered,
+                    color,
+                    band,
+                    level,
+                    linestyle="--",
+                    label=f"{name} σ = {filtered_at:g}",
+                )
             )
-            top = max(top, drawn)
-    return fmin, fmax, floor, top
+    return fmin, fmax, floor, np.concatenate(drawn)
+
+
+def _limit_y(ax: Axes, drawn: np.ndarray, floor: float) -> None:
+    """Log y-range of the drawn values, widened by ``_Y_MARGIN``; values under ``floor * _SPECTRUM_DEPTH`` (an
+    ideal filter's numerically-zero power) are left off."""
+    if not math.isfinite(floor):
+        return
+    shown = drawn[drawn >= floor * _SPECTRUM_DEPTH]
+    if shown.size:
+        ax.set_ylim(float(shown.min()) / _Y_MARGIN, float(shown.max()) * _Y_MARGIN)
 
 
 def spectrum(
@@ -103,6 +133,7 @@ def spectrum(
     order: int = 2,
     band: str | None = "ci",
     level: float = 0.95,
+    normalize: bool = False,
     title: str | None = None,
     ax: Axes | None = None,
     figsize: tuple[float, float] | None = None,
@@ -116,10 +147,18 @@ def spectrum(
     ``"iqr"`` the interquartile range
     over images, None no band (a single image has none). With ``cutoff`` a dotted vertical line marks it and the
     band the filter removes (f > cutoff) is shaded; with ``show_filtered`` the spectrum of
-    ``forgrad(maps, cutoff, kind=kind)`` is drawn dashed in the same colour. No normalisation is applied: powers
-    are compared on the same absolute scale. The y-axis stops 3 decades below the smallest mean power of the
-    unfiltered maps, so that the numerically-zero power an ideal filter leaves above the cutoff (about 1e-30)
-    does not stretch the axis.
+    ``forgrad(maps, cutoff, kind=kind)`` is drawn dashed in the same colour.
+
+    Normalisation: by default none, powers are compared on the same absolute scale. With ``normalize=True`` each
+    map's power is divided by its total non-DC power (by Parseval, the sum of its squared deviations from its
+    mean) before the mean over images, so that the spectra of methods with different scales compare: each map's
+    ``power * counts`` sums to 1 over all the rings (:func:`~forgrad_viz.spectra.radial_spectrum`'s
+    ``normalize``). A FORGrad spectrum is divided by the same total as its unfiltered map, so it shows the share
+    of the unfiltered power left at each frequency.
+
+    The y-range is the drawn values' (means and bands), widened by a factor 1.25 on each side; values more than
+    3 decades below the smallest mean power of the unfiltered maps (the numerically-zero power an ideal filter
+    leaves above the cutoff, about 1e-30) are left off.
 
     Parameters
     ----------
@@ -138,6 +177,8 @@ def spectrum(
         Band drawn around each mean spectrum.
     level : float
         Coverage of the ``"ci"`` band.
+    normalize : bool
+        Divide each map's power by its total non-DC power (unit total power) before averaging.
     title : str, optional
         Axes title.
     ax : matplotlib.axes.Axes, optional
@@ -175,11 +216,11 @@ def spectrum(
     ax.set_xscale("log")
     ax.set_yscale("log")
     filtered_at = cutoff if show_filtered else None
-    fmin, fmax, floor, top = _draw_sets(ax, sets, band, level, filtered_at, kind, order)
+    options = {"kind": kind, "order": order, "normalize": bool(normalize)}
+    fmin, fmax, floor, drawn = _draw_sets(ax, sets, band, level, filtered_at, options)
     ax.set_xlim(fmin, fmax)
     _plain_log_axis(ax.xaxis)
-    if math.isfinite(floor) and top > 0:
-        ax.set_ylim(floor * _SPECTRUM_DEPTH, top * 2.0)
+    _limit_y(ax, drawn, floor)
     if cutoff is not None:
         ax.axvline(cutoff, color="0.25", linestyle=":", linewidth=1.2, label=f"cutoff σ = {cutoff:g}")
         if cutoff < fmax:
@@ -190,7 +231,7 @@ def spectrum(
         handles.append(Patch(color="0.5", alpha=0.3, linewidth=0, label=text))
     _add_legend(ax, handles, created, grow=figsize is None)
     ax.set_xlabel("spatial frequency (cycles per image)")
-    ax.set_ylabel("power")
+    ax.set_ylabel("power (share of each map's total)" if normalize else "power")
     if title is not None:
         ax.set_title(title)
     return fig
