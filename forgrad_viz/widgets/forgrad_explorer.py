@@ -40,7 +40,7 @@ from forgrad_viz.widgets.spectrum_plot import SpectrumPlot
 __all__ = ["DEFAULT_METHODS", "MIN_CUTOFF", "SLIDER_STEP", "ForgradExplorer"]
 
 #: Smallest cutoff of the slider, in cycles per image.
-MIN_CUTOFF = 0.5
+MIN_CUTOFF = 1.0  # below 1 cycle per image only the mean survives (a constant map)
 #: Step of the cutoff slider in log10 units (2.3% per step).
 SLIDER_STEP = 0.01
 #: Methods shown by default: the cheap white-box ones.
@@ -48,7 +48,7 @@ DEFAULT_METHODS = ("saliency", "gradient_input", "integrated_gradients", "smooth
 
 
 def _log_grid(cutoff: float, maximum: float) -> tuple[float, float]:
-    """Exponent range of the cutoff slider: about [log10(0.5), log10(maximum)], on a grid through ``cutoff``.
+    """Exponent range of the cutoff slider: about [log10(MIN_CUTOFF), log10(maximum)], on a grid through ``cutoff``.
 
     The browser's slider snaps to ``min + k * step``; aligning the grid keeps the initial cutoff exact.
     """
@@ -72,7 +72,7 @@ class ForgradExplorer(ExplorerBase):
     methods : str or sequence of str
         Attribution methods offered (keys of :data:`forgrad_viz.METHODS`); the first is shown first.
     cutoff : float
-        Initial cutoff in cycles per image, in [0.5, ``max_cutoff(H, W)``].
+        Initial cutoff in cycles per image, in [1, ``max_cutoff(H, W)``].
     kind : str
         Initial low-pass filter: ``"ideal"``, ``"gaussian"`` or ``"butterworth"``.
     order : int
