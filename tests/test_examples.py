@@ -6,6 +6,7 @@ working directory.
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import os
 import subprocess
@@ -98,9 +99,11 @@ def test_sharded_sweep_merges_to_the_unsharded_sweep(tmp_path: Path) -> None:
         np.testing.assert_allclose(merged.scores[metric], whole.scores[metric], rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(merged.unfiltered[metric], whole.unfiltered[metric], rtol=1e-6, atol=1e-7)
         assert (out / "merged" / "figures" / f"sweep_saliency_{metric}.png").stat().st_size > 0
-    csv = (out / "merged" / "sweep_saliency.csv").read_text().splitlines()
-    assert csv[0] == "cutoff,metric,mean,ci_low,ci_high,n_images"
-    assert all(line.endswith(",4") for line in csv[1:])
+    rows = list(csv.DictReader((out / "merged" / "sweep_saliency.csv").open()))
+    assert list(rows[0]) == ["cutoff", "metric", "mean", "ci_low", "ci_high", "n_images", "model", "weights"]
+    assert {(r["n_images"], r["model"]) for r in rows} == {("4", "resnet18")}
+    sha = merged.params["weights"]["sha256"]
+    assert all(r["weights"].startswith("file, file ") and r["weights"].endswith(sha) for r in rows)
 
 
 def test_sharded_sweep_writes_sample_photographs(tmp_path: Path) -> None:

@@ -1,12 +1,13 @@
 """The ``forgrad-viz`` command: ``demo``, ``sweep``, ``merge`` and ``bench``.
 
 ``forgrad-viz demo`` runs offline on the shipped demo models and the procedural shapes set and writes figures and
-results; ``forgrad-viz sweep`` sweeps cutoffs for a torchvision model over a folder of images (resumable,
-shardable with ``--shard i/n``); ``forgrad-viz merge`` combines shard results; ``forgrad-viz bench`` times the
+results; ``forgrad-viz sweep`` sweeps cutoffs for a pretrained, demo or torchvision model over a folder of images
+(streamed, resumable, shardable with ``--shard i/n``, and run by several processes under ``torchrun -m
+forgrad_viz``); ``forgrad-viz merge`` combines shard results; ``forgrad-viz bench`` times the
 filter, the metrics or a sweep against baselines in the same process.
 
 Errors the user can fix (a missing folder, no images, an unknown model or method, weights that do not fit the
-model) print one line, ``forgrad-viz: error: ...``, on stderr and exit with status 1, without a traceback.
+model, random weights not asked for, an output folder that cannot be written) print one line, ``forgrad-viz: error: ...``, on stderr and exit with status 1, without a traceback.
 Heavy modules (torch, matplotlib) are imported inside the subcommands so that ``--help`` stays fast.
 
 Modules
@@ -16,9 +17,12 @@ Modules
 ``demo``, ``sweep``, ``merge``, ``bench``
     One subcommand each: its options (``add_parser``) and what it runs (``run``).
 ``options``
-    What the subcommands share on the command line: ``CliError``, argument types and checks, output options.
+    What the subcommands share on the command line: ``CliError``, argument types and checks, output options
+    (the output folder is created and checked for writability before any work).
 ``images``
-    Reading a folder of images, flat or one subfolder per class (:data:`IMAGE_SUFFIXES`).
+    A folder of images, flat or one subfolder per class, through a ``DataLoader`` (:data:`IMAGE_SUFFIXES`).
+``models``
+    ``--model``/``--weights``/``--random-weights``: the model and where its weights came from.
 ``outputs``
     Writing results: figures, a sweep's JSON and CSV, the Markdown table of sigma*.
 ``__main__``

@@ -48,7 +48,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except (CliError, ValueError, TypeError, OSError, RuntimeError) as error:
-        message = " ".join(str(error).split()) or type(error).__name__
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+    except (CliError, ValueError, TypeError, OSError, RuntimeError, ImportError) as error:
+        print(f"{PROG}: error: {error_line(error)}", file=sys.stderr)
         return 1
+
+
+def error_line(error: BaseException) -> str:
+    """The message of ``error`` on one line; for an error re-raised from a ``DataLoader`` worker (whose message
+    holds the worker's traceback), the original error's last line.
+
+    Examples
+    --------
+    >>> error_line(ValueError("Caught ValueError in DataLoader worker process 0.\\nOriginal Traceback "
+    ...                       "(most recent call last):\\n  File ...\\nValueError: cannot read image a.png"))
+    'cannot read image a.png'
+    """
+    text = str(error)
+    if "Original Traceback" in text:
+        last = text.strip().splitlines()[-1]
+        text = last.split(": ", 1)[1] if ": " in last else last
+    return " ".join(text.split()) or type(error).__name__

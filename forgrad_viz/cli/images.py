@@ -1,57 +1,62 @@
-"""Reading a folder of images for ``forgrad-viz sweep``: flat, or one subfolder per class (ImageFolder)."""
+"""The images of ``forgrad-viz sweep``: a folder read lazily (:class:`~forgrad_viz.image_folder.ImageFolderDataset`)
+through a ``DataLoader``, one block of images at a time."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+import importlib.util
+from collections.abc import Sequence
 from typing import Any
 
-from forgrad_viz.cli.options import CliError
+from forgrad_viz.image_folder import IMAGE_SUFFIXES, ImageFolderDataset, image_files
 
-#: File suffixes read as images by ``forgrad-viz sweep``.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
+__all__ = ["IMAGE_SUFFIXES", "ImageFolderDataset", "image_files", "image_loader", "sweep_data"]
 
 
-def image_files(folder: str) -> tuple[list[Path], list[int] | None]:
-    """Image files of a flat folder (targets None) or of an ImageFolder (class index per file).
+def image_loader(
+    dataset: ImageFolderDataset, rows: Sequence[int], block_size: int, workers: int, pin_memory: bool = False
+) -> Any:
+    """A ``DataLoader`` of the images ``rows`` of ``dataset``, in order, in batches of ``block_size``: batches of
+    ``(images, targets)``, targets -1 for the predicted class.
 
-    The class index is the folder's name if every class folder is named by an integer, else its rank in sorted
-    order.
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from PIL import Image
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for i in range(3):
+    ...     Image.new("RGB", (4, 4)).save(root / f"{i}.png")
+    >>> [tuple(x.shape) for x, _ in image_loader(ImageFolderDataset(root), [1, 2], 1, 0)]
+    [(1, 3, 4, 4), (1, 3, 4, 4)]
     """
-    root = Path(folder)
-    if not root.exists():
-        raise CliError(f"image folder not found: {folder}")
-    if not root.is_dir():
-        raise CliError(f"--images must be a folder; {folder} is a file")
-    flat = sorted(p for p in root.iterdir() if _is_image(p))
-    if flat:
-        return flat, None
-    classes = sorted(d for d in root.iterdir() if d.is_dir() and any(_is_image(p) for p in d.rglob("*")))
-    if not classes:
-        raise CliError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
-    numeric = all(d.name.isdigit() for d in classes)
-    files, labels = [], []
-    for rank, directory in enumerate(classes):
-        found = sorted(p for p in directory.rglob("*") if _is_image(p))
-        files += found
-        labels += [int(directory.name) if numeric else rank] * len(found)
-    return files, labels
+    from torch.utils.data import DataLoader, Subset
+
+    return DataLoader(
+        Subset(dataset, list(rows)),
+        batch_size=block_size,
+        shuffle=False,
+        num_workers=workers,
+        pin_memory=pin_memory,
+    )
 
 
-def _is_image(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+def engine_streams() -> bool:
+    """Whether :func:`~forgrad_viz.sweep.sweep_cutoffs` takes a ``DataLoader`` (the streaming, distributed
+    engine, which ships ``forgrad_viz.sweep.distributed``); an older engine takes only a tensor."""
+    return importlib.util.find_spec("forgrad_viz.sweep.distributed") is not None
 
 
-def load_images(files: Sequence[Path], transform: Callable) -> Any:
-    """The images of ``files`` as RGB, through ``transform``, stacked into one tensor."""
+def sweep_data(loader: Any, device: Any) -> tuple[Any, list[int] | None]:
+    """What to give :func:`~forgrad_viz.sweep.sweep_cutoffs` as ``(images, targets)``: the loader itself (streamed
+    block by block, targets in its batches) or, with an engine that takes only a tensor, the loader's images
+    collected into one tensor on ``device`` and their targets (None when every target is the predicted class)."""
+    if engine_streams():
+        return loader, None
     import torch
-    from PIL import Image, UnidentifiedImageError
 
-    tensors = []
-    for path in files:
-        try:
-            with Image.open(path) as image:
-                tensors.append(transform(image.convert("RGB")))
-        except (UnidentifiedImageError, OSError) as error:
-            raise CliError(f"cannot read image {path}: {error}") from None
-    return torch.stack(tensors)
+    images, targets = [], []
+    for batch, batch_targets in loader:
+        images.append(batch)
+        targets += [int(t) for t in batch_targets]
+    predicted = all(t < 0 for t in targets)
+    return torch.cat(images).to(device), None if predicted else targets

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from forgrad_viz.cli.options import CliError, add_formats, add_out, figure_formats
-from forgrad_viz.cli.outputs import sweep_table, write_sweep
+from forgrad_viz.cli.options import CliError, add_formats, add_out, figure_formats, writable_folder
+from forgrad_viz.cli.outputs import sweep_table, weights_text, write_sweep
 
 
 def add_parser(commands: Any) -> None:
@@ -44,7 +44,8 @@ def _shard_files(inputs: Sequence[str]) -> list[Path]:
 def merge_sweeps(paths: Sequence[str | Path]) -> dict[str, Any]:
     """Load CutoffSweep JSON files, group them by (model, method), and merge each group.
 
-    The merged ``params["forward_passes"]`` (and its split by stage) are the shards' sums.
+    The merged ``params["forward_passes"]`` (and its split by stage) are the shards' sums. Shards whose weights
+    (``params["weights"]``) differ are refused.
 
     Examples
     --------
@@ -61,7 +62,12 @@ def merge_sweeps(paths: Sequence[str | Path]) -> dict[str, Any]:
             raise CliError(f"{path} is not a CutoffSweep JSON file ({error})") from None
         groups.setdefault((sweep.model_name, sweep.method), []).append(sweep)
     merged = {}
-    for (_, method), parts in groups.items():
+    for (model, method), parts in groups.items():
+        weights = {weights_text(p.params.get("weights")) for p in parts}
+        if len(weights) > 1:
+            raise CliError(
+                f"the shards of {model or 'the model'} / {method} have different weights: {sorted(weights)}"
+            )
         sweep = CutoffSweep.merge(parts)
         sweep.params["forward_passes"] = sum(int(p.params.get("forward_passes", 0)) for p in parts)
         stages: dict[str, int] = {}
@@ -78,13 +84,16 @@ def merge_sweeps(paths: Sequence[str | Path]) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Run ``forgrad-viz merge``: merge the shards and write JSON, CSV and figures per method."""
     formats = figure_formats(args)
-    merged = merge_sweeps(_shard_files(args.inputs))
-    out = Path(args.out)
+    files = _shard_files(args.inputs)
+    out = writable_folder(args.out)
+    merged = merge_sweeps(files)
     written = []
     for name, sweep in merged.items():
         written += write_sweep(sweep, out, f"sweep_{name}", formats)
     print(sweep_table(list(merged.values())))
+    images = {int(i) for sweep in merged.values() for i in sweep.image_ids}
     print(
-        f"merged {sum(s.n_images for s in merged.values())} image results; wrote {len(written)} files to {out}/"
+        f"merged {len(files)} files: {len(images)} images, {len(merged)} sweeps ({', '.join(merged)}); wrote "
+        f"{len(written)} files to {out}/"
     )
     return 0

@@ -4,7 +4,10 @@ output options (``--out``, ``--formats``, ``--no-figures``)."""
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 PROG = "forgrad-viz"
 _FIGURE_FORMATS = ("pdf", "svg", "png")
@@ -29,6 +32,44 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
     return value
+
+
+def nonnegative_int(text: str) -> int:
+    """Argument type of options that take an integer >= 0.
+
+    Examples
+    --------
+    >>> nonnegative_int("0")
+    0
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}")
+    return value
+
+
+def writable_folder(folder: str | os.PathLike, option: str = "--out") -> Path:
+    """Create ``folder`` (and its parents) and check that a file can be written in it, before any work starts.
+
+    Raises a :class:`CliError` naming ``option`` when the folder cannot be created or written to.
+
+    Examples
+    --------
+    >>> writable_folder(tempfile.mkdtemp()).is_dir()
+    True
+    """
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise CliError(f"{option} {os.fspath(folder)} is not a writable folder ({reason})") from None
+    return path
 
 
 def add_out(parser: argparse.ArgumentParser, default: str) -> None:

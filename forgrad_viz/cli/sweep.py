@@ -1,22 +1,29 @@
-"""``forgrad-viz sweep``: sweep cutoffs for a torchvision model over a folder of images (resumable, shardable)."""
+"""``forgrad-viz sweep``: sweep cutoffs for a model over a folder of images, streamed block by block (resumable,
+shardable, and run by several processes under ``torchrun``)."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
-from forgrad_viz.cli.images import image_files, load_images
+from forgrad_viz.cli.images import ImageFolderDataset, image_loader, sweep_data
+from forgrad_viz.cli.models import add_model_options, load_model
 from forgrad_viz.cli.options import (
     CliError,
     add_formats,
     add_out,
     check_methods,
     figure_formats,
+    nonnegative_int,
     positive_int,
+    writable_folder,
 )
-from forgrad_viz.cli.outputs import sweep_table, write_sweep
+from forgrad_viz.cli.outputs import sweep_table, weights_text, write_sweep
 
 _METRICS = ("deletion", "insertion", "mufidelity")
 
@@ -25,36 +32,62 @@ def add_parser(commands: Any) -> None:
     """Add the ``sweep`` subcommand to the subparsers ``commands``."""
     sweep = commands.add_parser(
         "sweep",
-        help="sweep cutoffs for a torchvision model over a folder of images (resumable, shardable)",
+        help="sweep cutoffs for a model over a folder of images (streamed, resumable, shardable, torchrun)",
         description="Score FORGrad maps at many cutoffs with Deletion, Insertion and MuFidelity on a folder of "
-        "images (flat, or one subfolder per class as in torchvision's ImageFolder: the class index is then "
-        "the target, the folder's name if every class folder is named by an integer, else its rank in sorted "
-        "order). Writes one JSON (CutoffSweep) and one CSV per method, and figures.",
+        "images (flat: the model's predicted class is explained; or one subfolder per class as in "
+        "torchvision's ImageFolder: the class index is then the target, the folder's name if every class "
+        "folder is named by an integer, else its rank in sorted order). Images are read lazily, one block at a "
+        "time. Writes one JSON (CutoffSweep) and one CSV per method, and figures. Under torchrun (WORLD_SIZE > 1) "
+        "the processes share the images and rank 0 writes the results.",
     )
-    sweep.add_argument("--model", required=True, help="torchvision classification model, e.g. resnet18")
-    sweep.add_argument(
-        "--weights",
-        help="a weights file (torch.save'd state dict) or a torchvision weights name such as DEFAULT "
-        "(downloaded when online); default: random initialisation",
-    )
+    add_model_options(sweep)
     sweep.add_argument("--images", required=True, help="folder of images (flat or ImageFolder)")
     sweep.add_argument(
-        "--methods", nargs="+", default=["saliency"], metavar="METHOD", help="attribution methods"
+        "--methods", nargs="+", default=["saliency"], metavar="METHOD", help="attribution methods (saliency)"
     )
-    sweep.add_argument("--metrics", nargs="+", default=list(_METRICS), choices=_METRICS, metavar="METRIC")
+    sweep.add_argument(
+        "--metrics",
+        nargs="+",
+        default=list(_METRICS),
+        choices=_METRICS,
+        metavar="METRIC",
+        help=f"faithfulness metrics, any of {', '.join(_METRICS)} (default: all)",
+    )
     sweep.add_argument(
         "--cutoffs", help="comma-separated cutoffs in cycles per image (default: log-spaced grid)"
     )
     sweep.add_argument("--n-cutoffs", type=positive_int, default=24, help="size of the default grid (24)")
-    sweep.add_argument("--kind", default="ideal", choices=("ideal", "gaussian", "butterworth"))
-    sweep.add_argument("--search", default="grid", choices=("grid", "refine"))
+    sweep.add_argument(
+        "--kind",
+        default="ideal",
+        choices=("ideal", "gaussian", "butterworth"),
+        help="low-pass filter (ideal, the paper's)",
+    )
+    sweep.add_argument(
+        "--search",
+        default="grid",
+        choices=("grid", "refine"),
+        help="grid: score every cutoff; refine: coarse-to-fine search of sigma* (not with --shard)",
+    )
     sweep.add_argument("--steps", type=positive_int, default=20, help="Deletion/Insertion steps (20)")
     sweep.add_argument("--n-subsets", type=positive_int, default=200, help="MuFidelity subsets (200)")
     sweep.add_argument("--max-images", type=positive_int, help="use only the first N images")
-    sweep.add_argument("--device", default="cpu", help="torch device, e.g. cuda or cuda:1 (default: cpu)")
+    sweep.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device, e.g. cuda or cuda:1 (default: cpu); under torchrun, cuda means cuda:LOCAL_RANK",
+    )
     sweep.add_argument("--batch-size", type=positive_int, help="inputs per forward pass (default: automatic)")
     sweep.add_argument("--block-size", type=positive_int, default=32, help="images per block of work (32)")
-    sweep.add_argument("--shard", help="run shard i of n (i/n, 0-based) of the images; combine with merge")
+    sweep.add_argument(
+        "--workers",
+        type=nonnegative_int,
+        default=0,
+        help="DataLoader processes reading images (0: in process)",
+    )
+    sweep.add_argument(
+        "--shard", help="run shard i of n (i/n, 0-based) of the images, for job arrays; combine with merge"
+    )
     add_out(sweep, "forgrad_viz_sweep")
     sweep.add_argument(
         "--checkpoint",
@@ -80,18 +113,25 @@ def _parse_shard(text: str | None) -> tuple[int, int]:
 
 
 def shard_rows(n_images: int, block_size: int, index: int, count: int) -> range:
-    """The image indices of shard ``index`` of ``count``: whole blocks of ``block_size`` images, contiguous.
+    """The image indices of shard ``index`` of ``count``: contiguous, and every shard gets images when there are
+    at least ``count`` of them.
 
-    Shards start on block boundaries so that every block of work sees the same images as in an unsharded run
-    (on the CPU the merged result is then identical to the unsharded one; CUDA kernels may differ in the last
-    bits with the batch composition, measured up to 5e-4 in a Deletion AUC).
+    With at least ``count`` blocks of ``block_size`` images, shards hold whole blocks, so that every block of work
+    sees the same images as in an unsharded run with the same block size (on the CPU the merged result is then
+    identical to the unsharded one). With fewer blocks, the images are split evenly (shard ``i`` holds images
+    ``i * N // count`` to ``(i + 1) * N // count - 1``); forward passes then batch other images together than in
+    an unsharded run, which moves scores by float rounding only.
 
     Examples
     --------
     >>> list(shard_rows(10, 2, 1, 2))
     [4, 5, 6, 7, 8, 9]
+    >>> list(shard_rows(6, 32, 1, 2))
+    [3, 4, 5]
     """
     n_blocks = math.ceil(n_images / block_size)
+    if n_blocks < count:
+        return range(index * n_images // count, (index + 1) * n_images // count)
     first, last = index * n_blocks // count, (index + 1) * n_blocks // count
     return range(min(first * block_size, n_images), min(last * block_size, n_images))
 
@@ -106,67 +146,131 @@ def _parse_cutoffs(text: str | None) -> list[float] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``forgrad-viz sweep``: one CutoffSweep per method, written as JSON, CSV and figures."""
+    """Run ``forgrad-viz sweep``: one CutoffSweep per method, written as JSON, CSV and figures.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) the sweep runs inside
+    :func:`forgrad_viz.sweep.distributed.distributed_session`: every process sweeps its share of the images and
+    rank 0, which receives the gathered result, prints and writes it.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return _sweep(args, rank=0, world_size=1, local_rank=0)
+    try:
+        from forgrad_viz.sweep.distributed import distributed_session, rank_info
+    except ImportError as error:
+        raise CliError(
+            f"torchrun needs the distributed sweep engine (forgrad_viz.sweep.distributed): {error}"
+        ) from None
+    with distributed_session():
+        rank, world_size, local_rank = rank_info()
+        return _sweep(args, rank=rank, world_size=world_size, local_rank=local_rank)
+
+
+def _device(text: str, world_size: int, local_rank: int) -> Any:
     import torch
 
-    from forgrad_viz.models import load_torchvision
-    from forgrad_viz.sweep import sweep_cutoffs
+    try:
+        device = torch.device(text)
+    except RuntimeError as error:
+        raise CliError(f"invalid --device {text!r}: {error}") from None
+    if world_size > 1 and device.type == "cuda" and device.index is None:
+        return torch.device("cuda", local_rank)
+    return device
 
+
+def _checkpoint_key(model: str, source: Any) -> str:
+    """A short key of the model and its weights in checkpoint names: a checkpoint never mixes two models."""
+    record = json.dumps([model, None if source is None else source.to_dict()], sort_keys=True)
+    return hashlib.sha256(record.encode()).hexdigest()[:12]
+
+
+def _sweep(args: argparse.Namespace, *, rank: int, world_size: int, local_rank: int) -> int:
     methods = check_methods(args.methods)
     formats = figure_formats(args)
     cutoffs = _parse_cutoffs(args.cutoffs)
     index, count = _parse_shard(args.shard)
     if count > 1 and args.search == "refine":
         raise CliError("--search refine picks cutoffs from all the images; it cannot run on shards")
-    files, labels = image_files(args.images)
-    if args.max_images is not None:
-        files, labels = files[: args.max_images], None if labels is None else labels[: args.max_images]
-    rows = shard_rows(len(files), args.block_size, index, count)
+    dataset = ImageFolderDataset(args.images, max_images=args.max_images)
+    rows = shard_rows(len(dataset), args.block_size, index, count)
     if len(rows) == 0:
-        raise CliError(
-            f"shard {index}/{count} holds no images ({len(files)} images, blocks of {args.block_size})"
-        )
-    try:
-        device = torch.device(args.device)
-    except RuntimeError as error:
-        raise CliError(f"invalid --device {args.device!r}: {error}") from None
-    model, transform = load_torchvision(args.model, weights=args.weights, device=device)
-    images = load_images([files[i] for i in rows], transform).to(device)
-    targets = None if labels is None else [labels[i] for i in rows]
+        raise CliError(f"shard {index}/{count} holds no images ({len(dataset)} images for {count} shards)")
+    device = _device(args.device, world_size, local_rank)
+    model, dataset.transform, source = load_model(args, device)
+    out = writable_folder(args.out) if rank == 0 else Path(args.out)
+    checkpoints = (
+        None
+        if args.no_checkpoint
+        else writable_folder(args.checkpoint or out / "checkpoints", "--checkpoint")
+    )
+    loader = image_loader(dataset, rows, args.block_size, args.workers, pin_memory=device.type == "cuda")
     if cutoffs is None:
         from forgrad_viz.filters import default_cutoffs
 
-        cutoffs = default_cutoffs(images.shape[-2], images.shape[-1], n=args.n_cutoffs)
-    out = Path(args.out)
+        height, width = dataset[rows[0]][0].shape[-2:]
+        cutoffs = default_cutoffs(height, width, n=args.n_cutoffs)
     suffix = "" if count == 1 else f"_shard-{index}-of-{count}"
-    checkpoints = None if args.no_checkpoint else Path(args.checkpoint or out / "checkpoints")
-    print(
-        f"{len(rows)} images ({rows.start}..{rows.stop - 1} of {len(files)}), model {args.model}, methods "
-        f"{', '.join(methods)}, {len(cutoffs)} cutoffs, metrics {', '.join(args.metrics)}, device {device}"
-    )
-    sweeps, written = [], []
-    for method in methods:
-        sweep = sweep_cutoffs(
-            model,
-            images,
-            targets,
-            method=method,
-            cutoffs=cutoffs,
-            metrics=tuple(args.metrics),
-            kind=args.kind,
-            search=args.search,
-            steps=args.steps,
-            mufidelity={"n_subsets": args.n_subsets, "seed": args.seed},
-            batch_size=args.batch_size,
-            block_size=args.block_size,
-            progress=not args.no_progress,
-            checkpoint=None if checkpoints is None else checkpoints / f"sweep_{method}{suffix}.json",
-            seed=args.seed,
-            model_name=args.model,
-            image_ids=list(rows),
+    if rank == 0:
+        processes = "" if world_size == 1 else f", {world_size} processes"
+        print(
+            f"{len(rows)} images ({rows.start}..{rows.stop - 1} of {len(dataset)}) from {args.images}; model "
+            f"{args.model} (weights: {weights_text(None if source is None else source.to_dict())}); methods "
+            f"{', '.join(methods)}, {len(cutoffs)} cutoffs, metrics {', '.join(args.metrics)}, device {device}"
+            f"{processes}",
+            flush=True,
         )
-        sweeps.append(sweep)
-        written += write_sweep(sweep, out, f"sweep_{method}{suffix}", formats if count == 1 else None)
+    checkpoint_stem = f"{_checkpoint_key(args.model, source)}{suffix}"
+    if world_size > 1:
+        checkpoint_stem += f"_rank-{rank}-of-{world_size}"
+    images, targets = sweep_data(loader, device)
+    sweeps = [
+        _sweep_method(
+            args, method, model, images, targets, cutoffs, list(rows), progress=not args.no_progress and rank == 0,
+            checkpoint=None if checkpoints is None else checkpoints / f"sweep_{method}_{checkpoint_stem}.json",
+        )
+        for method in methods
+    ]  # fmt: skip
+    if rank != 0:
+        return 0
+    written = []
+    for sweep in sweeps:
+        sweep.params["model"] = args.model
+        sweep.params["weights"] = None if source is None else source.to_dict()
+        written += write_sweep(sweep, out, f"sweep_{sweep.method}{suffix}", formats if count == 1 else None)
     print(sweep_table(sweeps))
     print(f"wrote {len(written)} files to {out}/")
     return 0
+
+
+def _sweep_method(
+    args: argparse.Namespace,
+    method: str,
+    model: Any,
+    images: Any,
+    targets: Any,
+    cutoffs: Any,
+    image_ids: list[int],
+    *,
+    progress: bool,
+    checkpoint: Path | None,
+) -> Any:
+    from forgrad_viz.sweep import sweep_cutoffs
+
+    return sweep_cutoffs(
+        model,
+        images,
+        targets,
+        method=method,
+        cutoffs=cutoffs,
+        metrics=tuple(args.metrics),
+        kind=args.kind,
+        search=args.search,
+        steps=args.steps,
+        mufidelity={"n_subsets": args.n_subsets, "seed": args.seed},
+        batch_size=args.batch_size,
+        block_size=args.block_size,
+        progress=progress,
+        checkpoint=checkpoint,
+        seed=args.seed,
+        model_name=args.model,
+        image_ids=image_ids,
+    )
