@@ -179,3 +179,9 @@ def test_bad_input(report):
         fv.plot.aliasing(report, "energy", ax="left")
     with pytest.raises(ValueError, match="level"):
         fv.plot.aliasing(report, level=1.5)
+
+
+def test_plot_aliasing_is_the_function_even_after_its_module_is_imported():
+    import forgrad_viz.plot.aliasing  # noqa: F401  (a submodule import must not shadow fv.plot.aliasing)
+
+    assert callable(fv.plot.aliasing) and fv.plot.aliasing.__module__ == "forgrad_viz.plot.aliasing"
