@@ -29,6 +29,7 @@ _figure, _labels, _inputs
 from __future__ import annotations
 
 from forgrad_viz.plot._labels import METRIC_LABELS
+from forgrad_viz.plot.aliasing import aliasing
 from forgrad_viz.plot.comparison import architecture_comparison
 from forgrad_viz.plot.cutoffs import cutoff_curves
 from forgrad_viz.plot.faithfulness import faithfulness_curves
@@ -37,6 +38,7 @@ from forgrad_viz.plot.power_spectra import spectrum
 
 __all__ = [
     "METRIC_LABELS",
+    "aliasing",
     "architecture_comparison",
     "before_after",
     "color_limits",

@@ -38,6 +38,7 @@ rendering
 
 from __future__ import annotations
 
+from forgrad_viz.widgets.aliasing_explorer import AliasingExplorer
 from forgrad_viz.widgets.curve_explorer import CURVE_FIGSIZE as CURVE_FIGSIZE
 from forgrad_viz.widgets.curve_explorer import CutoffCurveExplorer
 from forgrad_viz.widgets.forgrad_explorer import DEFAULT_METHODS as DEFAULT_METHODS
@@ -50,4 +51,4 @@ from forgrad_viz.widgets.rendering import heatmap_rgb as heatmap_rgb
 from forgrad_viz.widgets.rendering import image_rgb as image_rgb
 
 # the explorers are the public API; the constants and colour helpers above stay importable from here as well
-__all__ = ["CutoffCurveExplorer", "ForgradExplorer"]
+__all__ = ["AliasingExplorer", "CutoffCurveExplorer", "ForgradExplorer"]
