@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-KWARGS = dict(cutoffs=[2.0, 5.0, 11.0], steps=4, mufidelity={"grid_size": 4, "n_subsets": 8}, block_size=8)
+KWARGS = dict(
+    cutoffs=[2.0, 8.0],
+    steps=3,
+    metrics=("deletion", "mufidelity"),
+    mufidelity={"grid_size": 4, "n_subsets": 8},
+    block_size=8,
+)
 
 SCRIPT = """
 import json, os, sys
@@ -44,9 +50,15 @@ def torchrun(tmp_path: Path, fail: int) -> subprocess.CompletedProcess:
     script = tmp_path / "run_sweep.py"
     script.write_text(SCRIPT)
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
-    command += ["--master-port", str(free_port()), str(script), json.dumps(KWARGS), str(tmp_path / "out.json")]
+    command += [
+        "--master-port",
+        str(free_port()),
+        str(script),
+        json.dumps(KWARGS),
+        str(tmp_path / "out.json"),
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.run(command + [str(fail)], capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run([*command, str(fail)], capture_output=True, text=True, timeout=120, env=env)
 
 
 @pytest.fixture(scope="module")
