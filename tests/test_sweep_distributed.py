@@ -86,3 +86,21 @@ def test_a_failing_rank_fails_the_run_with_its_message(tmp_path, model):
     assert done.returncode != 0
     assert "rank 1 failed on purpose" in done.stderr + done.stdout
     assert not (tmp_path / "out.json").exists()
+
+
+def test_outside_torchrun_the_session_and_distributed_true_say_what_is_missing(monkeypatch):
+    from forgrad_viz.sweep import distributed, sweep_cutoffs
+
+    for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(RuntimeError, match="torchrun"), distributed.distributed_session():
+        pass
+    assert distributed.rank_info() == (0, 1, 0)
+    import torch
+
+    with pytest.raises(RuntimeError, match="process group"):
+        sweep_cutoffs(torch.nn.Flatten(), torch.rand(2, 3, 4, 4), distributed=True, progress=False)
+    shares = [distributed.block_share(7, r, 3) for r in range(3)]
+    assert [b for share in shares for b in share] == list(range(7)) and max(map(len, shares)) - min(
+        map(len, shares)
+    ) <= 1
