@@ -24,6 +24,7 @@ KWARGS = dict(
 SCRIPT = """
 import json, os, sys
 from datetime import timedelta
+from torch.utils.data import DataLoader, TensorDataset
 import forgrad_viz as fv
 from forgrad_viz.sweep.distributed import distributed_session
 
@@ -33,7 +34,9 @@ data = fv.data.shapes_dataset(48, seed=3)
 with distributed_session(timeout=timedelta(seconds=60)) as info:
     if info.rank == fail:
         raise RuntimeError(f"rank {info.rank} failed on purpose")
-    sweep = fv.sweep_cutoffs(model, data.images, progress=False, **kwargs)
+    # each rank reads only its share of the loader's images (a loader rebuilt over a Subset)
+    loader = DataLoader(TensorDataset(data.images), batch_size=5)
+    sweep = fv.sweep_cutoffs(model, loader, progress=False, **kwargs)
     if info.rank == 0:
         with open(out, "w") as file:
             json.dump(sweep.to_dict(), file)

@@ -1,7 +1,7 @@
 """The images of a sweep read block by block from a tensor, a ``Dataset`` or a ``DataLoader``, never whole.
 
-A Dataset's items and a DataLoader's batches are an image tensor (3, H, W) / (B, 3, H, W) or a pair
-``(image, target)``; a target of ``-1`` (or ``None`` in a Dataset item) means the predicted class.
+A Dataset's items and a DataLoader's batches are an image tensor (3, H, W) / (B, 3, H, W), a 1-tuple of it
+(``TensorDataset(images)``) or a pair ``(image, target)``; a target of ``-1`` (or ``None`` in a Dataset item) means the predicted class.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def split_item(item: Any, index: int) -> tuple[torch.Tensor, int]:
     """A Dataset item as (image (C, H, W), target or -1)."""
     if isinstance(item, torch.Tensor):
         return item, -1
-    if isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], torch.Tensor):
-        return item[0], _target(item[1], f"images[{index}]")
+    if isinstance(item, (tuple, list)) and len(item) in (1, 2) and isinstance(item[0], torch.Tensor):
+        return item[0], _target(item[1] if len(item) == 2 else None, f"images[{index}]")
     raise TypeError(
         f"images[{index}] must be an image tensor (3, H, W) or a pair (image, target); got {type(item).__name__}"
     )
@@ -45,6 +45,8 @@ def split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A DataLoader batch as (images (B, C, H, W), targets (B,) long with -1 for "predicted", or None)."""
     if isinstance(batch, torch.Tensor):
         return batch, None
+    if isinstance(batch, (tuple, list)) and len(batch) == 1 and isinstance(batch[0], torch.Tensor):
+        return batch[0], None  # e.g. a TensorDataset of images alone
     if isinstance(batch, (tuple, list)) and len(batch) == 2 and isinstance(batch[0], torch.Tensor):
         images, targets = batch
         if isinstance(targets, (list, tuple)):
