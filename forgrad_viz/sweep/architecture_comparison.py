@@ -6,10 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
-from forgrad_viz._utils import check_images, check_model
+from forgrad_viz._utils import check_model, check_positive_int
 from forgrad_viz.metrics import DEFAULT_STEPS
 from forgrad_viz.results import ArchitectureComparison, CutoffSweep
 from forgrad_viz.sweep.arguments import (
@@ -20,14 +19,16 @@ from forgrad_viz.sweep.arguments import (
     shared_arguments,
 )
 from forgrad_viz.sweep.blocks import DEFAULT_BLOCK_SIZE
+from forgrad_viz.sweep.distributed import rank_device, use_distributed
 from forgrad_viz.sweep.per_model import sweep_model
 from forgrad_viz.sweep.protocol import DEFAULT_METRICS
+from forgrad_viz.sweep.source import ImageData, ImageSource
 from forgrad_viz.sweep.sweeper import MethodRun
 
 
 def compare_architectures(
     models: Mapping[str, nn.Module],
-    images: torch.Tensor,
+    images: ImageData,
     targets: Any = None,
     methods: Sequence[str] = ("saliency",),
     metrics: Sequence[str] = DEFAULT_METRICS,
@@ -49,6 +50,7 @@ def compare_architectures(
     chunk_size: int | None = None,
     progress: bool = True,
     seed: int = 0,
+    distributed: bool | None = None,
 ) -> ArchitectureComparison:
     """sigma* per model x method x metric, faithfulness unfiltered versus at sigma*, and black-box references.
 
@@ -60,14 +62,14 @@ def compare_architectures(
     ----------
     models : dict
         Name -> classifier (all taking the same images).
-    images : torch.Tensor
-        (N, 3, H, W) images on the models' device.
+    images : torch.Tensor, Dataset or DataLoader
+        (N, 3, H, W) images, or a Dataset/DataLoader read one block at a time, as in :func:`sweep_cutoffs`.
     targets : None, int or sequence of int
-        Classes to explain; ``None`` uses each model's predicted class.
+        Classes to explain; ``None`` uses the data's targets if any, else each model's predicted class.
     methods : sequence of str
         White-box methods to sweep.
     metrics, cutoffs, kind, search, order, steps, deletion_baseline, insertion_baseline, score, mufidelity,
-    batch_size, block_size, chunk_size, progress, seed
+    batch_size, block_size, chunk_size, progress, seed, distributed
         As in :func:`sweep_cutoffs`.
     references : sequence of str
         Black-box methods scored unfiltered (``("rise", "occlusion")`` by default; ``()`` for none).
@@ -96,22 +98,25 @@ def compare_architectures(
         raise TypeError("models must be a non-empty dict of name -> torch.nn.Module")
     for name, model in models.items():
         check_model(model, f"models[{name!r}]")
-    check_images(images)
+    source = ImageSource(images, check_positive_int(block_size, "block_size"))
+    distributed = use_distributed(distributed)
     methods = (methods,) if isinstance(methods, str) else tuple(methods)
     if not methods:
         raise ValueError("methods must name at least one attribution method")
     method_options = dict(method_options or {})
     options = {m: check_method_options(m, method_options.get(m), "methods") for m in methods}
     refs = check_references(references, reference_options)
-    settings = check_settings(images, **shared_arguments(locals()))
-    ids = np.arange(images.shape[0], dtype=np.int64)
+    settings = check_settings(source.shape, **shared_arguments(locals()))
+    ids = np.arange(source.n, dtype=np.int64)
     sweeps: dict[str, dict[str, CutoffSweep]] = {}
     reference_scores: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     for name, model in models.items():
+        if distributed:
+            model.to(rank_device())
         runs = [MethodRun(m, options[m], None, keep_maps=search == "refine") for m in methods]
         sweeps[name], reference_scores[name] = sweep_model(
             model,
-            images,
+            source,
             targets,
             settings,
             runs,
@@ -122,5 +127,6 @@ def compare_architectures(
             signature={},
             label=f"compare {name}",
             progress=progress,
+            distributed=distributed,
         )
     return ArchitectureComparison(sweeps=sweeps, references=reference_scores)

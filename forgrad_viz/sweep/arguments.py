@@ -72,7 +72,7 @@ def shared_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_settings(
-    images: torch.Tensor,
+    shape: tuple[int, ...],
     *,
     cutoffs: Any,
     metrics: Any,
@@ -90,8 +90,8 @@ def check_settings(
     seed: int,
 ) -> Settings:
     """Validate the arguments shared by :func:`~forgrad_viz.sweep.sweep_cutoffs` and
-    :func:`~forgrad_viz.sweep.compare_architectures`."""
-    _, _, h, w = images.shape
+    :func:`~forgrad_viz.sweep.compare_architectures`; ``shape`` is one image's (C, H, W)."""
+    _, h, w = shape
     check_choice(kind, "kind", KINDS)
     check_choice(search, "search", SEARCHES)
     check_positive_int(order, "order")
@@ -152,12 +152,12 @@ def check_references(
     return {name: check_method_options(name, options.get(name), "references") for name in names}
 
 
-def check_attributions(attributions: Any, images: torch.Tensor) -> torch.Tensor | None:
+def check_attributions(attributions: Any, n: int, shape: tuple[int, ...]) -> torch.Tensor | None:
     if attributions is None:
         return None
     if not isinstance(attributions, torch.Tensor):
         raise TypeError(f"attributions must be a torch.Tensor; got {type(attributions).__name__}")
-    n, _, h, w = images.shape
+    _, h, w = shape
     if (
         attributions.dim() not in (3, 4)
         or attributions.shape[0] != n

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from forgrad_viz._utils import check_images, check_model
+from forgrad_viz._utils import check_model, check_positive_int
 from forgrad_viz.metrics import DEFAULT_STEPS
 from forgrad_viz.results import CutoffSweep
 from forgrad_viz.sweep.arguments import (
@@ -23,14 +23,16 @@ from forgrad_viz.sweep.arguments import (
 )
 from forgrad_viz.sweep.blocks import DEFAULT_BLOCK_SIZE
 from forgrad_viz.sweep.checkpoint import fingerprint, signature
+from forgrad_viz.sweep.distributed import rank_device, use_distributed
 from forgrad_viz.sweep.per_model import sweep_model
 from forgrad_viz.sweep.protocol import DEFAULT_METRICS, describe
+from forgrad_viz.sweep.source import ImageData, ImageSource
 from forgrad_viz.sweep.sweeper import MethodRun
 
 
 def sweep_cutoffs(
     model: nn.Module,
-    images: torch.Tensor,
+    images: ImageData,
     targets: Any = None,
     method: str = "saliency",
     cutoffs: Sequence[float] | np.ndarray | None = None,
@@ -56,6 +58,7 @@ def sweep_cutoffs(
     seed: int = 0,
     model_name: str = "",
     image_ids: Sequence[int] | np.ndarray | None = None,
+    distributed: bool | None = None,
 ) -> CutoffSweep:
     """Faithfulness of FORGrad maps at many cutoffs, per image, with the unfiltered map as reference.
 
@@ -63,11 +66,14 @@ def sweep_cutoffs(
     ----------
     model : torch.nn.Module
         Classifier taking [0, 1] images and returning logits; its mode is restored and no hook is left.
-    images : torch.Tensor
-        (N, 3, H, W) float images on the model's device (never modified).
+    images : torch.Tensor, Dataset or DataLoader
+        (N, 3, H, W) float images in [0, 1] (never modified), or a ``torch.utils.data.Dataset`` of images
+        (3, H, W) or pairs ``(image, target)``, or a ``DataLoader`` (not shuffling) of such batches: read one
+        block at a time, never whole (see :mod:`forgrad_viz.sweep`). Blocks are moved to the model's device.
     targets : None, int or sequence of int
-        Classes to explain and score; ``None`` (default) uses the predicted class, resolved once and shared by
-        every metric and cutoff.
+        Classes to explain and score; ``None`` (default) uses the data's targets when a Dataset/DataLoader gives
+        them (``-1`` meaning the predicted class), else the predicted class, resolved once and shared by every
+        metric and cutoff.
     method : str
         Attribution method of :data:`~forgrad_viz.attribution.METHODS` (``"saliency"`` by default).
     cutoffs : sequence of float, optional
@@ -108,14 +114,20 @@ def sweep_cutoffs(
     progress : bool
         Show a progress bar (``tqdm.auto``).
     checkpoint : path, optional
-        A JSON file holding finished units of work: an interrupted sweep called again with the same arguments
-        and checkpoint resumes where it stopped and returns the same result.
+        A JSON Lines file that grows by one line per finished unit of work (:mod:`~forgrad_viz.sweep.checkpoint`):
+        an interrupted (even killed) sweep called again with the same arguments and checkpoint resumes where it
+        stopped and returns the same result. Distributed: each rank appends to ``checkpoint.rank<r>``.
     seed : int
         Seed of stochastic attribution methods (MuFidelity's subsets have their own ``seed`` option).
     model_name : str
         Label stored in the result.
     image_ids : sequence of int, optional
         Index of each image in the full set (default ``0 .. N-1``), used to merge shards.
+    distributed : bool, optional
+        ``None`` (default): distributed when a ``torch.distributed`` process group is initialised (see
+        :func:`~forgrad_viz.sweep.distributed.distributed_session`); ``False`` forces one process. Distributed,
+        each rank scores its share of the blocks on ``cuda:LOCAL_RANK`` (the model is moved there) or the CPU,
+        and every rank returns the same full result.
 
     Returns
     -------
@@ -136,12 +148,15 @@ def sweep_cutoffs(
     True
     """
     check_model(model)
-    check_images(images)
-    settings = check_settings(images, **shared_arguments(locals()))
+    source = ImageSource(images, check_positive_int(block_size, "block_size"))
+    settings = check_settings(source.shape, **shared_arguments(locals()))
     options = check_method_options(method, method_options, "method")
     refs = check_references(references, reference_options)
-    attributions = check_attributions(attributions, images)
-    ids = check_image_ids(image_ids, images.shape[0])
+    attributions = check_attributions(attributions, source.n, source.shape)
+    ids = check_image_ids(image_ids, source.n)
+    distributed = use_distributed(distributed)
+    if distributed:
+        model.to(rank_device())
     described = {
         **settings.describe(),
         "method": method,
@@ -152,7 +167,7 @@ def sweep_cutoffs(
     run = MethodRun(method, options, attributions, keep_maps=search == "refine")
     sweeps, _ = sweep_model(
         model,
-        images,
+        source,
         targets,
         settings,
         [run],
@@ -160,8 +175,9 @@ def sweep_cutoffs(
         ids,
         model_name,
         checkpoint=checkpoint,
-        signature=signature(kind, images, ids, targets, described),
+        signature=signature(kind, source.n, ids, targets, described),
         label=f"sweep {method}",
         progress=progress,
+        distributed=distributed,
     )
     return sweeps[method]

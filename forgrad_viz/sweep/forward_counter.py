@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -11,17 +11,26 @@ from torch import nn
 
 
 class ForwardCounter:
-    """Counts the images that go through ``model.forward`` (a forward hook, removed on exit)."""
+    """Counts the images that go through ``model.forward`` (a forward hook, removed on exit).
+
+    ``listener(n, stage)``, when set, is called after every forward pass of ``n`` images during ``stage`` (the
+    innermost :meth:`stage`, ``""`` outside any).
+    """
 
     def __init__(self) -> None:
         self.count = 0
         self.stages: dict[str, int] = {}
+        self.current = ""
+        self.listener: Callable[[int, str], None] | None = None
 
     @contextlib.contextmanager
     def attach(self, model: nn.Module) -> Iterator[ForwardCounter]:
         def hook(_module: nn.Module, inputs: tuple, _output: Any) -> None:
             if inputs and isinstance(inputs[0], torch.Tensor):
-                self.count += int(inputs[0].shape[0])
+                n = int(inputs[0].shape[0])
+                self.count += n
+                if self.listener is not None:
+                    self.listener(n, self.current)
 
         handle = model.register_forward_hook(hook)
         try:
@@ -31,8 +40,10 @@ class ForwardCounter:
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        start = self.count
+        start, outer = self.count, self.current
+        self.current = name
         try:
             yield
         finally:
+            self.current = outer
             self.stages[name] = self.stages.get(name, 0) + self.count - start

@@ -7,25 +7,26 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from forgrad_viz._utils import preserved_model
 from forgrad_viz.results import HIGHER_IS_BETTER, CutoffSweep
 from forgrad_viz.sweep.arguments import Settings
 from forgrad_viz.sweep.blocks import Blocks
 from forgrad_viz.sweep.checkpoint import Checkpoint
+from forgrad_viz.sweep.distributed import all_gather, block_share, rank_info
 from forgrad_viz.sweep.forward_counter import ForwardCounter
+from forgrad_viz.sweep.progress import Progress
 from forgrad_viz.sweep.protocol import describe
 from forgrad_viz.sweep.scoring import UNFILTERED, Scorer
 from forgrad_viz.sweep.search import run_search
+from forgrad_viz.sweep.source import ImageSource
 from forgrad_viz.sweep.sweeper import MethodRun, Sweeper
 
 
 def sweep_model(
     model: nn.Module,
-    images: torch.Tensor,
+    source: ImageSource,
     targets: Any,
     settings: Settings,
     runs: Sequence[MethodRun],
@@ -37,29 +38,47 @@ def sweep_model(
     signature: dict[str, Any],
     label: str,
     progress: bool,
+    distributed: bool,
 ) -> tuple[dict[str, CutoffSweep], dict[str, dict[str, np.ndarray]]]:
     """Search every run's cutoffs and score every reference (name -> options) on ``model``, sharing the targets
     and MuFidelity's predictions; the sweeps (method -> CutoffSweep) and the references' per-image scores.
 
-    The model's mode is restored and no hook is left; ``params["forward_passes"]`` of every sweep counts all the
-    images that went through the model in this call.
+    A grid search scores every run and reference in one pass over the images. The model's mode is restored and
+    no hook is left; ``params["forward_passes"]`` of every sweep counts all the images that went through the
+    model in this call (on all ranks of a distributed run).
     """
     counter = ForwardCounter()
+    info = rank_info() if distributed else None
+    mine = (
+        block_share(len(source.rows), info.rank, info.world_size) if info else list(range(len(source.rows)))
+    )
     with preserved_model(model), counter.attach(model):
-        blocks = Blocks(model, images, targets, settings.protocol, settings.block_size, counter)
-        sweeper = Sweeper(
-            blocks,
-            Scorer(model, settings.protocol, counter),
-            settings.grid,
-            settings.kind,
-            settings.order,
-            settings.chunk_size,
-            settings.seed,
-            Checkpoint(checkpoint, signature),
-        )
-        with tqdm(desc=label, disable=not progress, unit="unit") as bar:
-            found = [run_search(sweeper, run, settings.search, bar) for run in runs]
-            reference_scores = {name: sweeper.reference(name, o, bar) for name, o in references.items()}
+        bar = Progress(counter, settings.protocol, label, progress)
+        try:
+            sweeper = Sweeper(
+                Blocks(model, source, targets, settings.protocol, counter),
+                Scorer(model, settings.protocol, counter),
+                settings,
+                Checkpoint(checkpoint, signature, rank=info.rank if info else None),
+                bar,
+                mine,
+                distributed,
+            )
+            refs = [
+                MethodRun(name, o, None, keep_maps=False, reference=True) for name, o in references.items()
+            ]
+            if settings.search == "grid":
+                sweeper.run_pass(
+                    [(run, sweeper.unique, True) for run in runs] + [(r, [], True) for r in refs]
+                )
+                found = [list(range(settings.grid.shape[0]))] * len(runs)
+            else:
+                found = [run_search(sweeper, run, settings.search) for run in runs]
+                sweeper.run_pass([(r, [], True) for r in refs])
+        finally:
+            bar.close()
+    reference_scores = {r.method: sweeper.unfiltered_scores(r) for r in refs}
+    passes = _total_passes(counter, distributed)
     sweeps = {
         run.method: build_sweep(
             sweeper,
@@ -67,7 +86,7 @@ def sweep_model(
             indices,
             image_ids,
             model_name,
-            params(settings, run.options, counter),
+            params(settings, run.options, passes),
             reference_scores,
         )
         for run, indices in zip(runs, found, strict=True)
@@ -75,7 +94,19 @@ def sweep_model(
     return sweeps, reference_scores
 
 
-def params(settings: Settings, options: dict[str, Any], counter: ForwardCounter) -> dict[str, Any]:
+def _total_passes(counter: ForwardCounter, distributed: bool) -> tuple[int, dict[str, int]]:
+    """The forward passes of this call, summed over the ranks of a distributed run: (total, by stage)."""
+    if not distributed:
+        return counter.count, dict(counter.stages)
+    total, stages = 0, {}
+    for count, by_stage in all_gather((counter.count, counter.stages)):
+        total += count
+        for stage, n in by_stage.items():
+            stages[stage] = stages.get(stage, 0) + n
+    return total, stages
+
+
+def params(settings: Settings, options: dict[str, Any], passes: tuple[int, dict[str, int]]) -> dict[str, Any]:
     """The ``params`` of a sweep's result: the protocol, the method's options and the forward passes."""
     out = {
         **settings.protocol.describe(),
@@ -85,8 +116,8 @@ def params(settings: Settings, options: dict[str, Any], counter: ForwardCounter)
         "seed": settings.seed,
         "block_size": settings.block_size,
         "unfiltered": UNFILTERED,
-        "forward_passes": counter.count,
-        "forward_passes_by_stage": dict(sorted(counter.stages.items())),
+        "forward_passes": passes[0],
+        "forward_passes_by_stage": dict(sorted(passes[1].items())),
     }
     if settings.search == "refine":
         out["grid"] = settings.grid.tolist()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from forgrad_viz.results import HIGHER_IS_BETTER
 from forgrad_viz.sweep.sweeper import MethodRun, Sweeper
@@ -13,11 +12,11 @@ SEARCHES: tuple[str, ...] = ("grid", "refine")
 _GOLDEN = 0.381966  # 2 - golden ratio: where a golden-section search places its next point
 
 
-def run_search(sweeper: Sweeper, run: MethodRun, search: str, bar: tqdm) -> list[int]:
+def run_search(sweeper: Sweeper, run: MethodRun, search: str) -> list[int]:
     """Run one method's search; the grid indices whose scores are known."""
     if search == "refine":
-        return refine(sweeper, run, bar)
-    sweeper.run_round(run, sweeper.unique, True, bar)
+        return refine(sweeper, run)
+    sweeper.run_round(run, sweeper.unique, True)
     return list(range(sweeper.cutoffs.shape[0]))
 
 
@@ -38,7 +37,7 @@ def next_point(best: int, evaluated: list[int], n: int) -> int | None:
     return best - min(gap_left - 1, max(1, round(_GOLDEN * gap_left)))
 
 
-def refine(sweeper: Sweeper, run: MethodRun, bar: tqdm) -> list[int]:
+def refine(sweeper: Sweeper, run: MethodRun) -> list[int]:
     """Coarse-to-fine search of each metric's best cutoff; the grid indices whose scores are known.
 
     The search runs on the distinct filters of the grid (positions in ``sweeper.unique``): first the two
@@ -51,7 +50,7 @@ def refine(sweeper: Sweeper, run: MethodRun, bar: tqdm) -> list[int]:
     evaluated: list[int] = []
     request = sorted({round(_GOLDEN * (n - 1)), round((1 - _GOLDEN) * (n - 1))})
     while request:
-        sweeper.run_round(run, [unique[p] for p in request], not evaluated, bar)
+        sweeper.run_round(run, [unique[p] for p in request], not evaluated)
         evaluated = sorted(set(evaluated) | set(request))
         means = sweeper.means(run, [unique[p] for p in evaluated])
         proposals = set()

@@ -10,18 +10,22 @@ once (:func:`representatives`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from forgrad_viz._utils import iter_chunks, model_device
 from forgrad_viz.attribution import explain
 from forgrad_viz.filters import frequency_mask, iter_forgrad
 from forgrad_viz.sweep.blocks import Block, Blocks
-from forgrad_viz.sweep.checkpoint import Checkpoint, unit_key
+from forgrad_viz.sweep.checkpoint import Checkpoint, fingerprint, unit_key
+from forgrad_viz.sweep.distributed import all_gather, rank_info
+from forgrad_viz.sweep.progress import Progress
 from forgrad_viz.sweep.scoring import Scorer, unfiltered
+
+if TYPE_CHECKING:
+    from forgrad_viz.sweep.arguments import Settings
 
 #: Memory budget (bytes) for the filtered maps of one Deletion/Insertion call when ``chunk_size=None``.
 _CHUNK_BYTES = {"cpu": 256 * 2**20, "cuda": 1024 * 2**20}
@@ -44,29 +48,35 @@ class MethodRun:
 
 
 class Sweeper:
-    """Runs the units of work of one or more sweeps on one model, sharing the blocks and the :class:`Scorer`."""
+    """Runs the units of work of one or more sweeps on one model, sharing the blocks and the :class:`Scorer`.
+
+    ``mine`` are the blocks this process scores; in a distributed run the scores of the others' blocks arrive
+    by :func:`~forgrad_viz.sweep.distributed.all_gather` after each pass, so every rank holds every score.
+    """
 
     def __init__(
         self,
         blocks: Blocks,
         scorer: Scorer,
-        cutoffs: np.ndarray,
-        kind: str,
-        order: int,
-        chunk_size: int | None,
-        seed: int,
+        settings: Settings,
         checkpoint: Checkpoint,
+        progress: Progress,
+        mine: list[int],
+        distributed: bool,
     ) -> None:
         self.blocks = blocks
         self.scorer = scorer
-        self.cutoffs = cutoffs
-        self.kind = kind
-        self.order = order
-        self.seed = seed
+        self.cutoffs = settings.grid
+        self.kind = settings.kind
+        self.order = settings.order
+        self.seed = settings.seed
         self.checkpoint = checkpoint
-        _, _, h, w = blocks.images.shape
-        self.chunk_size = chunk_size or self._auto_chunk(h * w)
-        self.representative = representatives(cutoffs, h, w, kind, order)
+        self.progress = progress
+        self.mine = mine
+        self.distributed = distributed
+        _, h, w = blocks.source.shape
+        self.chunk_size = settings.chunk_size or self._auto_chunk(h * w)
+        self.representative = representatives(self.cutoffs, h, w, self.kind, self.order)
         self.unique = sorted(set(self.representative))
 
     def _auto_chunk(self, pixels: int) -> int:
@@ -78,7 +88,7 @@ class Sweeper:
     def _maps(self, run: MethodRun, block: Block) -> torch.Tensor:
         """The block's unfiltered maps (n, H, W): given attributions or one :func:`explain` call."""
         if block.index in run.maps:
-            return run.maps[block.index]
+            return run.maps[block.index].to(block.images.device)
         if run.attributions is not None:
             attributions = run.attributions[block.rows].to(block.images.device)
         else:
@@ -94,7 +104,7 @@ class Sweeper:
                 )
         maps = unfiltered(attributions)
         if run.keep_maps:
-            run.maps[block.index] = maps
+            run.maps[block.index] = maps.cpu()  # later rounds of a search; off the device
         return maps
 
     def _units(self, indices: list[int], with_unfiltered: bool) -> list[tuple[list[int], bool]]:
@@ -102,20 +112,48 @@ class Sweeper:
         parts = [indices[part] for part in iter_chunks(len(indices), self.chunk_size)] or [[]]
         return [(part, with_unfiltered and i == 0) for i, part in enumerate(parts)]
 
-    def run_round(self, run: MethodRun, indices: list[int], first: bool, bar: tqdm) -> None:
+    def run_round(self, run: MethodRun, indices: list[int], first: bool) -> None:
         """Score ``indices`` of the cutoff grid (and the unfiltered map on the first round) on every block."""
-        units = self._units(indices, first)
-        bar.total = (bar.total or 0) + len(units) * len(self.blocks)
-        bar.refresh()
-        for index in range(len(self.blocks)):
-            for part, with_unfiltered in units:
-                key = unit_key(run.method, index, part, with_unfiltered)
-                scores = self.checkpoint.get(key)
-                if scores is None:
-                    scores = self._score_unit(run, self.blocks.block(index), part, with_unfiltered)
-                    self.checkpoint.put(key, scores)
-                self._store(run, index, part, with_unfiltered, scores)
-                bar.update(1)
+        self.run_pass([(run, indices, first)])
+
+    def run_pass(self, tasks: list[tuple[MethodRun, list[int], bool]]) -> None:
+        """One pass over this process's blocks, scoring every task ``(run, grid indices, with unfiltered)`` on
+        each block while it is held; finished units come from the checkpoint."""
+        plan = [(run, self._units(indices, first)) for run, indices, first in tasks]
+        todo = self._expect(plan)
+        done: list[tuple[int, int, list[int], bool, dict[str, np.ndarray]]] = []
+        for block in self.blocks.read(self.mine) if self.mine else ():
+            images = fingerprint(block.images) if self.checkpoint.path is not None else None
+            for t, (run, units) in enumerate(plan):
+                for part, with_unfiltered in units:
+                    key = unit_key(run.method, block.index, part, with_unfiltered)
+                    scores = self.checkpoint.get(key, images) if key not in todo else None
+                    if scores is None:
+                        self.blocks.complete(block)
+                        scores = self._score_unit(run, block, part, with_unfiltered)
+                        self.checkpoint.put(key, images, scores)
+                    self._store(run, block.index, part, with_unfiltered, scores)
+                    done.append((t, block.index, part, with_unfiltered, scores))
+        if self.distributed:
+            for t, index, part, with_unfiltered, scores in _others(done):
+                self._store(plan[t][0], index, part, with_unfiltered, scores)
+
+    def _expect(self, plan: list[tuple[MethodRun, list[tuple[list[int], bool]]]]) -> set[str]:
+        """The keys of the units to compute (not in the checkpoint); their forward passes join the bar."""
+        todo = set()
+        for index in self.mine:
+            rows = self.blocks.rows[index]
+            n = rows.stop - rows.start
+            before = len(todo)
+            for run, units in plan:
+                for part, with_unfiltered in units:
+                    key = unit_key(run.method, index, part, with_unfiltered)
+                    if key not in self.checkpoint.units:
+                        todo.add(key)
+                        self.progress.expect_unit(n, len(part) + int(with_unfiltered))
+            if len(todo) > before and not self.blocks.has_shared(index):
+                self.progress.expect_block(n)
+        return todo
 
     def _score_unit(
         self, run: MethodRun, block: Block, part: list[int], with_unfiltered: bool
@@ -164,12 +202,6 @@ class Sweeper:
             for m in self.scorer.protocol.metrics
         }
 
-    def reference(self, method: str, options: dict[str, Any], bar: tqdm) -> dict[str, np.ndarray]:
-        """Per-image scores (N,) of a black-box reference's unfiltered map, for every metric."""
-        run = MethodRun(method, options, None, keep_maps=False, reference=True)
-        self.run_round(run, [], True, bar)
-        return self.unfiltered_scores(run)
-
 
 def representatives(cutoffs: np.ndarray, height: int, width: int, kind: str, order: int) -> list[int]:
     """For each cutoff, the index of the smallest cutoff with the same filter (ideal masks repeat on a fine
@@ -180,3 +212,9 @@ def representatives(cutoffs: np.ndarray, height: int, width: int, kind: str, ord
         same = bool(torch.equal(masks[i], masks[i - 1]))
         representative.append(representative[-1] if same else i)
     return representative
+
+
+def _others(done: list) -> list:
+    """The units the other ranks finished in this pass (gathered from every rank)."""
+    rank = rank_info().rank
+    return [unit for r, units in enumerate(all_gather(done)) if r != rank for unit in units]
