@@ -27,6 +27,10 @@ def add_parser(commands: Any) -> None:
         "--threads", type=positive_int, help="torch CPU threads (filter, widget; default: torch's)"
     )
     bench.add_argument(
+        "--model",
+        help="sweep only: a demo model or a pretrained one (efficientnet_lite0: photographs at 224 x 224)",
+    )
+    bench.add_argument(
         "--load",
         type=positive_int,
         metavar="K",
@@ -52,8 +56,11 @@ def run(args: argparse.Namespace) -> int:
         images_key: args.n_images,
         "repeats": args.repeats,
         "threads": args.threads,
+        "model": args.model,
     }
     ignored = [k for k, v in requested.items() if v is not None and k not in accepted]
+    if args.model is not None and args.name != "sweep":  # the metrics benchmark takes a module, not a name
+        ignored.append("model")
     if ignored:
         raise CliError(f"bench {args.name} does not take --{ignored[0].replace('_', '-')}")
     options = {k: v for k, v in requested.items() if v is not None}
