@@ -14,12 +14,24 @@ Examples
 torch.Size([2, 32, 32])
 
 The public names are imported on first use, so ``import forgrad_viz`` and ``forgrad-viz --help`` stay fast.
+
+Importing forgrad_viz before torch sets ``OMP_WAIT_POLICY=PASSIVE`` (unless already set): torch's OpenMP threads
+then sleep between parallel regions instead of spinning, so work degrades gracefully when other processes share
+the cores (measured: 8x less time for ``forgrad`` on a loaded 2-core machine). Set ``OMP_WAIT_POLICY`` yourself
+to choose otherwise; when torch is imported first, set it in the environment before starting Python.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import Any
+
+#: The OpenMP wait policy set at import when torch is not imported yet and the user has not chosen one.
+WAIT_POLICY = "PASSIVE"
+if "torch" not in sys.modules:
+    os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
 
 __version__ = "0.1.0"
 

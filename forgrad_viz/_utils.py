@@ -31,8 +31,13 @@ _HOOK_DICTS = (
 CPU_BATCH_SIZE = 64
 #: Default number of images per forward pass on CUDA before any out-of-memory back-off.
 CUDA_BATCH_SIZE = 512
-#: Batch sizes tried on the CPU when ``batch_size=None`` (see :class:`BatchSizer`).
+#: Batch sizes tried on the CPU when ``batch_size=None`` (see :class:`BatchSizer`) for inputs of at most
+#: ``CPU_CHUNK_ELEMENTS / 256`` values (64 x 64 RGB); larger inputs try smaller sizes (:func:`cpu_batch_candidates`).
 CPU_BATCH_CANDIDATES = (16, 32, 64, 128, 256)
+#: The most input values in one CPU chunk while measuring: 256 images of 3 x 64 x 64. At 224 x 224 a chunk of 256
+#: images takes about a minute on 2 cores for EfficientNet-Lite0 (measured): larger inputs get smaller candidates.
+CPU_CHUNK_ELEMENTS = 256 * 3 * 64 * 64
+_CPU_BATCH_LADDER = (1, 2, 4, 8, *CPU_BATCH_CANDIDATES)
 #: Timed chunks of each size kept by the CPU measurement (see :class:`BatchSizer`); its fastest chunk counts.
 TUNING_ROUNDS = 2
 #: The CPU measurement's ascending sweep ends at a size this many times slower per input than a smaller one.
@@ -196,6 +201,24 @@ def forward_logits(model: nn.Module, images: torch.Tensor, batch_size: int | Non
         return run_batched(model, images, batch_size, images.device)
 
 
+def cpu_batch_candidates(key: tuple) -> tuple[int, ...]:
+    """The batch sizes the CPU measurement tries for inputs of ``key`` (see :func:`input_key`).
+
+    The largest five sizes of ``1, 2, 4, ..., 256`` whose chunk holds at most ``CPU_CHUNK_ELEMENTS`` input values
+    (at least size 1): ``CPU_BATCH_CANDIDATES`` up to 64 x 64 RGB, ``(1, 2, 4, 8, 16)`` at 224 x 224.
+
+    Examples
+    --------
+    >>> cpu_batch_candidates(((3, 64, 64), torch.float32, 2))
+    (16, 32, 64, 128, 256)
+    >>> cpu_batch_candidates(((3, 224, 224), torch.float32, 2))
+    (1, 2, 4, 8, 16)
+    """
+    per_input = max(1, math.prod(key[0]))
+    fitting = [size for size in _CPU_BATCH_LADDER if size * per_input <= CPU_CHUNK_ELEMENTS] or [1]
+    return tuple(fitting[-len(CPU_BATCH_CANDIDATES) :])
+
+
 def input_key(images: torch.Tensor) -> tuple:
     """What a tuned batch size depends on besides the model: one input's shape, the dtype, the CPU threads."""
     return tuple(images.shape[1:]), images.dtype, torch.get_num_threads()
@@ -212,12 +235,12 @@ class _Tuning:
     ``(TUNING_ROUNDS + 1) * sum(CPU_BATCH_CANDIDATES)`` inputs in all); each size keeps its fastest chunk.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, candidates: tuple[int, ...] = CPU_BATCH_CANDIDATES) -> None:
         self.timings: dict[int, float] = {}
         self.counts: dict[int, int] = {}
         self.plan: list[tuple[int, bool]] = []  # (size, timed)
         self.kept: list[int] = []
-        self.sweep = list(CPU_BATCH_CANDIDATES)
+        self.sweep = list(candidates)
         self._extend_sweep()
 
     def _extend_sweep(self) -> None:
@@ -257,7 +280,7 @@ class BatchSizer:
 
     An explicit ``batch_size`` is used as given. ``None`` on CUDA starts at :func:`default_batch_size` and halves
     on out-of-memory errors. ``None`` on the CPU measures on chunks of real work (see :class:`_Tuning`: an
-    ascending sweep over ``CPU_BATCH_CANDIDATES`` that stops once sizes get slower, then ``TUNING_ROUNDS - 1``
+    ascending sweep over :func:`cpu_batch_candidates` that stops once sizes get slower, then ``TUNING_ROUNDS - 1``
     interleaved timed rounds), each size keeping its fastest chunk (time per input). The measurement is shared by
     every call on the same model, input shape and number of threads, and a planned chunk larger than the work
     left in a call waits for a later call, so that small calls never run oversized chunks; meanwhile chunks use
@@ -279,8 +302,9 @@ class BatchSizer:
         if batch_size is not None:
             self.size = batch_size
         elif device.type == "cpu" and key not in _TUNED_CPU_BATCH.get(model, {}):
-            self.tuning = _TUNING.setdefault(model, {}).setdefault(key, _Tuning())
-            self.size = CPU_BATCH_CANDIDATES[0]
+            candidates = cpu_batch_candidates(key)
+            self.tuning = _TUNING.setdefault(model, {}).setdefault(key, _Tuning(candidates))
+            self.size = candidates[0]
         elif device.type == "cpu":
             self.size = _TUNED_CPU_BATCH[model][key]
         else:

@@ -28,6 +28,9 @@ import torch
 
 __all__ = ["format_report", "run"]
 
+#: Input values each batch size of the floor runs (512 images of 3 x 64 x 64; 40 photographs at 224 x 224).
+_FLOOR_ELEMENTS = 512 * 3 * 64 * 64
+
 
 def _importable(name: str) -> bool:
     """Whether a peer library imports (a missing one, or one that fails to import, counts as not installed)."""
@@ -45,8 +48,10 @@ def _timed(function: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def _model(name: str, device: torch.device) -> torch.nn.Module:
-    from forgrad_viz.models import build_demo_model, load_demo
+    from forgrad_viz.models import PRETRAINED_MODELS, build_demo_model, load_demo, load_pretrained
 
+    if name in PRETRAINED_MODELS:
+        return load_pretrained(name, device=device)[0]
     try:
         return load_demo(name, device=device)
     except FileNotFoundError:
@@ -54,20 +59,35 @@ def _model(name: str, device: torch.device) -> torch.nn.Module:
         return build_demo_model(name).to(device).eval()
 
 
+def _images(name: str, n_images: int, device: torch.device) -> torch.Tensor:
+    """Shapes images (64 x 64) for a demo model; scikit-image photographs, repeated as needed, for a pretrained one."""
+    from forgrad_viz.data import sample_images, shapes_dataset
+    from forgrad_viz.models import PRETRAINED_MODELS
+
+    if name not in PRETRAINED_MODELS:
+        return shapes_dataset(n_images, seed=12345).images.to(device)
+    photos, _ = sample_images(size=PRETRAINED_MODELS[name].crop_size)
+    return photos[torch.arange(n_images) % photos.shape[0]].to(device)
+
+
 def _floor(model: torch.nn.Module, images: torch.Tensor, passes: int, repeats: int = 1) -> tuple[float, int]:
     """Seconds for ``passes`` forward passes at the best of a few batch sizes, and that batch size.
 
-    The sizes tried include every size the sweep may choose (``CPU_BATCH_CANDIDATES``, the CUDA default); each
-    size is timed ``repeats`` times and its fastest time counts.
+    The sizes tried include every size the sweep may choose (:func:`~forgrad_viz._utils.cpu_batch_candidates`
+    of these inputs, the CUDA default) and the sizes around them; each size runs about as many input values as 512
+    images of 3 x 64 x 64 (at least two batches), is timed ``repeats`` times and its fastest time counts.
     """
-    from forgrad_viz._utils import CPU_BATCH_CANDIDATES, default_batch_size
+    from forgrad_viz._utils import cpu_batch_candidates, default_batch_size, input_key
 
+    candidates = cpu_batch_candidates(input_key(images))
+    sizes = {*candidates, 2 * candidates[-1], default_batch_size(images.device)}
+    per_input = images[0].numel()
     best_rate, best_size = 0.0, 1
     with torch.inference_mode():
-        for size in sorted({*CPU_BATCH_CANDIDATES, default_batch_size(images.device)}):
+        for size in sorted(sizes):
             batch = images[torch.arange(size) % images.shape[0]]
             model(batch)
-            n = max(2, 512 // size)
+            n = max(2, _FLOOR_ELEMENTS // (size * per_input))
             seconds = min(
                 _timed(lambda b=batch, r=n: [model(b) for _ in range(r)] and _sync(b))[0]
                 for _ in range(repeats)
@@ -189,10 +209,12 @@ def run(
     device : str
         Torch device.
     n_images, n_cutoffs, steps, n_subsets : int
-        Images (shapes set, 64 x 64), cutoffs (the default log grid), Deletion/Insertion steps, MuFidelity
+        Images, cutoffs (the default log grid), Deletion/Insertion steps, MuFidelity
         subsets.
     model : str
-        A demo model (random weights if its weights are not shipped).
+        A demo model (random weights if its weights are not shipped; shapes images, 64 x 64) or a pretrained
+        one of :data:`forgrad_viz.models.PRETRAINED_MODELS` (``"efficientnet_lite0"``: scikit-image
+        photographs at its input size, repeated up to ``n_images``).
     batch_size : int, optional
         Forward-pass batch size of every contender (default: each one's own default; 64 for the peers).
     peers : bool
@@ -214,15 +236,14 @@ def run(
     """
     from forgrad_viz._utils import check_positive_int
     from forgrad_viz.attribution import explain
-    from forgrad_viz.data import shapes_dataset
     from forgrad_viz.filters import default_cutoffs, forgrad
     from forgrad_viz.sweep import sweep_cutoffs
 
     check_positive_int(repeats, "repeats")
     torch_device = torch.device(device)
     net = _model(model, torch_device)
-    images = shapes_dataset(n_images, seed=12345).images.to(torch_device)
-    cutoffs = default_cutoffs(64, 64, n=n_cutoffs)
+    images = _images(model, n_images, torch_device)
+    cutoffs = default_cutoffs(*images.shape[-2:], n=n_cutoffs)
     mufi = {"n_subsets": n_subsets}
     common = dict(cutoffs=cutoffs, steps=steps, mufidelity=mufi, batch_size=batch_size, progress=False)
     seconds: dict[str, float | None] = {}

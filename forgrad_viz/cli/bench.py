@@ -26,6 +26,16 @@ def add_parser(commands: Any) -> None:
     bench.add_argument(
         "--threads", type=positive_int, help="torch CPU threads (filter, widget; default: torch's)"
     )
+    bench.add_argument(
+        "--model",
+        help="sweep only: a demo model or a pretrained one (efficientnet_lite0: photographs at 224 x 224)",
+    )
+    bench.add_argument(
+        "--load",
+        type=positive_int,
+        metavar="K",
+        help="also run the benchmark with K busy processes and print loaded/idle for every timing",
+    )
     bench.add_argument("--json", metavar="OUT", help="also write the result as JSON to OUT")
     bench.set_defaults(func=run)
 
@@ -46,12 +56,24 @@ def run(args: argparse.Namespace) -> int:
         images_key: args.n_images,
         "repeats": args.repeats,
         "threads": args.threads,
+        "model": args.model,
     }
     ignored = [k for k, v in requested.items() if v is not None and k not in accepted]
+    if args.model is not None and args.name != "sweep":  # the metrics benchmark takes a module, not a name
+        ignored.append("model")
     if ignored:
         raise CliError(f"bench {args.name} does not take --{ignored[0].replace('_', '-')}")
-    result = module.run(**{k: v for k, v in requested.items() if v is not None})
-    print(module.format_report(result))
+    options = {k: v for k, v in requested.items() if v is not None}
+    if args.load:
+        from forgrad_viz.benchmarks.load import format_load_report, run_under_load
+
+        measured = run_under_load(lambda: module.run(**options), args.load)
+        result = measured
+        print(module.format_report(measured["idle"]))
+        print(format_load_report(measured))
+    else:
+        result = module.run(**options)
+        print(module.format_report(result))
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)

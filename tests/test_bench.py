@@ -1,0 +1,122 @@
+"""Tests of measuring under load (``forgrad-viz bench --load K``) and of the OpenMP wait policy set at import."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from forgrad_viz import cli
+from forgrad_viz.benchmarks.load import busy_processes, loaded_over_idle, run_under_load, timings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _children() -> set[int]:
+    """Live (not zombie) child processes of this process, read from /proc."""
+    pids: set[int] = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        pids.update(int(p) for p in (task / "children").read_text().split())
+    return {pid for pid in pids if Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"}
+
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+
+
+def test_busy_processes_spin_then_stop_even_on_interrupt():
+    before = _children()
+    with pytest.raises(KeyboardInterrupt), busy_processes(2) as busy:
+        assert len(busy) == 2 and all(child.poll() is None for child in busy)
+        assert {child.pid for child in busy} <= _children() - before
+        raise KeyboardInterrupt
+    assert all(child.returncode is not None for child in busy)
+    assert _children() == before
+    with pytest.raises(ValueError, match="count"):
+        busy_processes(-1).__enter__()
+
+
+def test_timings_and_ratios_against_hand_computed_values():
+    idle = {"ours_s": 2.0, "parts_s": {"a": 0.5}, "seconds": {"x": 1.0, "peer": None}, "ratio": 3.0}
+    loaded = {"ours_s": 7.0, "parts_s": {"a": 2.0}, "seconds": {"x": 1.5, "peer": None}, "ratio": 9.0}
+    assert timings(idle) == {"ours_s": 2.0, "parts_s.a": 0.5, "seconds.x": 1.0}
+    ratios = loaded_over_idle(idle, loaded)
+    assert {k: v["ratio"] for k, v in ratios.items()} == {"ours_s": 3.5, "parts_s.a": 4.0, "seconds.x": 1.5}
+    seen = []
+    out = run_under_load(lambda: seen.append(len(_children())) or {"seconds": {"x": float(len(seen))}}, 2)
+    assert seen[1] - seen[0] == 2  # the second run had the two busy processes
+    assert out["loaded_over_idle"]["seconds.x"]["ratio"] == 2.0 and out["load"] == 2
+
+
+def test_cli_bench_load_prints_ratios_and_never_leaves_a_child(capsys, monkeypatch, tmp_path):
+    runs = []
+
+    def fake_run(repeats: int = 1) -> dict:
+        runs.append(len(_children()))
+        if len(runs) == 3:  # the second loaded run: interrupted by the user
+            raise KeyboardInterrupt
+        return {"seconds": {"work": 1.0 + len(runs)}}
+
+    module = types.SimpleNamespace(run=fake_run, format_report=lambda r: f"idle work {r['seconds']['work']}")
+    monkeypatch.setitem(sys.modules, "forgrad_viz.benchmarks.filter", module)
+    before = _children()
+    out_json = tmp_path / "bench.json"
+    assert cli.main(["bench", "filter", "--load", "3", "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    assert "idle work 2.0" in out and "seconds.work" in out and "1.50x" in out  # 3.0 / 2.0
+    saved = json.loads(out_json.read_text())
+    assert saved["loaded_over_idle"]["seconds.work"] == {"idle": 2.0, "loaded": 3.0, "ratio": 1.5}
+    assert runs[1] - runs[0] == 3 and _children() == before
+    runs.clear()
+    runs.append(0)
+    assert cli.main(["bench", "filter", "--load", "2"]) == 130
+    assert _children() == before
+
+
+@pytest.mark.parametrize(
+    ("code", "env", "expected"),
+    [
+        ("import forgrad_viz", {}, "PASSIVE"),
+        ("import forgrad_viz", {"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE"),
+        ("import torch, forgrad_viz", {}, "unset"),
+    ],
+)
+def test_wait_policy_set_only_before_torch_and_never_over_the_user(code, env, expected):
+    base = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    script = f"{code}; import os; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**base, **env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == expected
+
+
+def test_cpu_batch_candidates_shrink_with_the_input_size():
+    import torch
+
+    from forgrad_viz import _utils
+
+    def key(size: int) -> tuple:
+        return ((3, size, size), torch.float32, 2)
+
+    assert _utils.cpu_batch_candidates(key(64)) == _utils.CPU_BATCH_CANDIDATES == (16, 32, 64, 128, 256)
+    assert _utils.cpu_batch_candidates(key(12)) == (16, 32, 64, 128, 256)
+    # 256 * 3 * 64 * 64 values per chunk: at most 20 images of 224 x 224, 4 of 512 x 512, 1 of 1024 x 1024
+    assert _utils.cpu_batch_candidates(key(224)) == (1, 2, 4, 8, 16)
+    assert _utils.cpu_batch_candidates(key(512)) == (1, 2, 4)
+    assert _utils.cpu_batch_candidates(key(1024)) == (1,)
+    assert _utils.cpu_batch_candidates(key(4096)) == (1,)
+    sizer = _utils.BatchSizer(torch.nn.Linear(1, 1), None, torch.device("cpu"), key(224))
+    planned = []
+    while sizer.tuning is not None:
+        size = sizer.next_size()
+        planned.append(size)
+        sizer.record(size, float(size))  # one second per input at every size: the sweep keeps going
+    assert max(planned) == 16 and planned[:2] == [1, 1]
