@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -120,3 +121,29 @@ def test_cpu_batch_candidates_shrink_with_the_input_size():
         planned.append(size)
         sizer.record(size, float(size))  # one second per input at every size: the sweep keeps going
     assert max(planned) == 16 and planned[:2] == [1, 1]
+
+
+def test_busy_processes_stop_when_their_parent_is_killed_hard():
+    # SIGKILL skips every ``finally``: the busy children must notice their parent is gone and stop by themselves
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import time\nfrom forgrad_viz.benchmarks.load import busy_processes\n"
+         "with busy_processes(2) as children:\n"
+         "    print(*[c.pid for c in children], flush=True)\n    time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )  # fmt: skip
+    pids = [int(pid) for pid in parent.stdout.readline().split()]
+    assert len(pids) == 2 and all(Path(f"/proc/{pid}").exists() for pid in pids)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_running(pid) for pid in pids):
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in pids)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie (orphans are reaped by init, later)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False

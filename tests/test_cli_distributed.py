@@ -1,8 +1,4 @@
-"""``torchrun -m forgrad_viz sweep``: several processes give the single-process result; a failing rank fails the run.
-
-These tests need the streaming, distributed sweep engine (``forgrad_viz.sweep.distributed``); they are skipped,
-with that reason, where it is not installed.
-"""
+"""``torchrun -m forgrad_viz sweep``: several processes give the single-process result; a failing rank fails the run."""
 
 from __future__ import annotations
 
@@ -16,8 +12,6 @@ import pytest
 from PIL import Image
 
 from forgrad_viz.results import CutoffSweep
-
-pytest.importorskip("forgrad_viz.sweep.distributed", reason="needs the distributed sweep engine")
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ("--model", "maxpool_cnn", "--metrics", "deletion", "mufidelity", "--cutoffs", "4,16", "--steps", "2")

@@ -1,7 +1,7 @@
 """Measuring under load: busy processes for the duration of a benchmark, and loaded/idle ratios.
 
 ``forgrad-viz bench NAME --load K`` runs the benchmark once as is ("idle": whatever else the machine is doing),
-then again while K extra processes spin (``python -c "while True: pass"``), and prints loaded/idle for every
+then again while K extra processes spin (pure Python, one core each), and prints loaded/idle for every
 timing of the report. The busy processes are always stopped, also on an error or Ctrl-C.
 
 Examples
@@ -25,8 +25,9 @@ from forgrad_viz._utils import check_positive_int
 
 __all__ = ["busy_processes", "format_load_report", "loaded_over_idle", "run_under_load", "timings"]
 
-#: What each busy process runs: one core's worth of pure-Python spinning.
-BUSY_CODE = "while True: pass"
+#: What each busy process runs: one core's worth of pure-Python spinning, for as long as its parent lives (so that
+#: a benchmark killed by SIGTERM or SIGKILL, which skips the ``finally`` below, leaves no spinning child behind).
+BUSY_CODE = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
 
 
 @contextlib.contextmanager

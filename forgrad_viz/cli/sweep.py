@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from forgrad_viz.cli.images import ImageFolderDataset, image_loader, sweep_data
+from forgrad_viz.cli.images import ImageFolderDataset, image_loader
 from forgrad_viz.cli.models import add_model_options, load_model
 from forgrad_viz.cli.options import (
     CliError,
@@ -154,12 +154,8 @@ def run(args: argparse.Namespace) -> int:
     """
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return _sweep(args, rank=0, world_size=1, local_rank=0)
-    try:
-        from forgrad_viz.sweep.distributed import distributed_session, rank_info
-    except ImportError as error:
-        raise CliError(
-            f"torchrun needs the distributed sweep engine (forgrad_viz.sweep.distributed): {error}"
-        ) from None
+    from forgrad_viz.sweep.distributed import distributed_session, rank_info
+
     with distributed_session():
         rank, world_size, local_rank = rank_info()
         return _sweep(args, rank=rank, world_size=world_size, local_rank=local_rank)
@@ -218,13 +214,12 @@ def _sweep(args: argparse.Namespace, *, rank: int, world_size: int, local_rank: 
             f"{processes}",
             flush=True,
         )
+    # one checkpoint name for every rank: the engine appends each rank's blocks to its own file beside it and
+    # resumes from all of them, under any number of processes
     checkpoint_stem = f"{_checkpoint_key(args.model, source)}{suffix}"
-    if world_size > 1:
-        checkpoint_stem += f"_rank-{rank}-of-{world_size}"
-    images, targets = sweep_data(loader, device)
     sweeps = [
         _sweep_method(
-            args, method, model, images, targets, cutoffs, list(rows), progress=not args.no_progress and rank == 0,
+            args, method, model, loader, cutoffs, list(rows), progress=not args.no_progress and rank == 0,
             checkpoint=None if checkpoints is None else checkpoints / f"sweep_{method}_{checkpoint_stem}.json",
         )
         for method in methods
@@ -245,8 +240,7 @@ def _sweep_method(
     args: argparse.Namespace,
     method: str,
     model: Any,
-    images: Any,
-    targets: Any,
+    loader: Any,
     cutoffs: Any,
     image_ids: list[int],
     *,
@@ -257,8 +251,7 @@ def _sweep_method(
 
     return sweep_cutoffs(
         model,
-        images,
-        targets,
+        loader,  # streamed block by block; its targets (-1: predicted class) come with the images
         method=method,
         cutoffs=cutoffs,
         metrics=tuple(args.metrics),

@@ -3,6 +3,7 @@ options, references, precomputed attributions and image ids."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -101,7 +102,9 @@ def check_settings(
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an integer; got {type(seed).__name__}")
     grid = check_cutoffs(cutoffs, h, w)
-    forgrad(torch.zeros(1, 2, 2), float(grid[0]), kind=kind, order=order)  # validates kind/order
+    with warnings.catch_warnings():  # only kind/order are checked here; the sweep warns about its own maps
+        warnings.simplefilter("ignore", UserWarning)
+        forgrad(torch.zeros(1, 2, 2), float(grid[0]), kind=kind, order=order)  # validates kind/order
     protocol = check_protocol(
         metrics, steps, deletion_baseline, insertion_baseline, score, mufidelity, batch_size
     )
