@@ -90,7 +90,9 @@ def _draw_sweep(
 ) -> None:
     relative = stats["relative"]
     line, low, high = _curve(sweep, metric, stats, relative)
-    best = sweep.best_cutoff(metric, level=stats["level"], n_boot=stats["n_boot"], seed=stats["seed"])
+    best = sweep.best_cutoff(
+        metric, level=stats["level"], n_boot=stats["n_boot"], seed=stats["seed"], warn_at_edge=False
+    )
     best_y = line[int(np.flatnonzero(sweep.cutoffs == best.cutoff)[0])] if relative else best.score
     text = f"{label}: σ* = {best.cutoff:.3g} [{best.low:.3g}, {best.high:.3g}]"
     ax.plot(sweep.cutoffs, line, color=color, marker=marker, markersize=3, label=text)

@@ -258,7 +258,9 @@ class CutoffCurveExplorer(ExplorerBase):
                 f"it holds {list(sweep.metrics)}"
             )
         low, high = sweep.confidence_interval(metric, level=self.level, n_boot=self.n_boot, seed=self.seed)
-        best = sweep.best_cutoff(metric, level=self.level, n_boot=self.n_boot, seed=self.seed)
+        best = sweep.best_cutoff(
+            metric, level=self.level, n_boot=self.n_boot, seed=self.seed, warn_at_edge=False
+        )
         references = {
             name: float(scores[metric].mean())
             for name, scores in self.references.get(self.model_select.value, {}).items()

@@ -179,7 +179,7 @@ class ForgradExplorer(ExplorerBase):
         metric = sweep.metrics[0] if metric is None else metric
         if metric not in sweep.metrics:
             raise ValueError(f"metric {metric!r} is not in the sweep; it holds {list(sweep.metrics)}")
-        return sweep.best_cutoff(metric)
+        return sweep.best_cutoff(metric, warn_at_edge=False)
 
     def _build_controls(
         self, names: list[str] | None, methods: tuple[str, ...], cutoff: float, kind: str, cmap: str
