@@ -29,8 +29,9 @@ def header(inputs: Any, cutoffs: np.ndarray, threads: int) -> str:
     settings = inputs.settings
     size = tuple(inputs.images.shape[-2:])
     references = "; ".join(_reference_label(k, v, size) for k, v in settings["references"].items())
+    models = f"{len(inputs.models)} model{'s' if len(inputs.models) > 1 else ''} ({', '.join(inputs.models)})"
     lines = [
-        f"forgrad-viz demo: {len(inputs.models)} models ({', '.join(inputs.models)}), {inputs.description}; "
+        f"forgrad-viz demo: {models}, {inputs.description}; "
         f"methods {', '.join(settings['methods'])}; {len(cutoffs)} cutoffs {cutoffs[0]:.3g}..{cutoffs[-1]:.3g} "
         f"cycles/image; Deletion/Insertion {settings['steps']} steps; MuFidelity {settings['n_subsets']} subsets; "
         f"black-box references: {references}; torch threads {threads}",
@@ -77,7 +78,13 @@ def report_markdown(comparison: Any) -> str:
 
 
 def _shown_cutoffs(sigma: float, cutoffs: np.ndarray) -> list[float]:
-    """sigma* / 2, sigma*, 2 sigma*, kept inside the swept grid (so never below 1 cycle: no constant map)."""
+    """sigma* / 2, sigma*, 2 sigma*, kept inside the swept grid (so never below 1 cycle: no constant map).
+
+    Examples
+    --------
+    >>> _shown_cutoffs(1.0, np.array([1.0, 4.0, 16.0]))
+    [1.0, 2.0]
+    """
     shown = np.clip([sigma / 2, sigma, 2 * sigma], cutoffs[0], cutoffs[-1])
     return sorted(set(shown.tolist()))
 
@@ -135,7 +142,15 @@ def write_outputs(comparison: Any, inputs: Any, out: str | Path, formats: tuple[
 
 
 def verdicts(differences: Sequence[dict[str, Any]]) -> list[str]:
-    """One line per pair of architectures, method and metric: do their sigma* differ?"""
+    """One line per pair of architectures, method and metric: do their sigma* differ?
+
+    Examples
+    --------
+    >>> row = {"model_a": "a", "model_b": "b", "method": "saliency", "metric": "insertion", "differs": True,
+    ...        "ratio": 0.25, "ratio_low": 0.125, "ratio_high": 0.5}
+    >>> verdicts([row])
+    ['sigma* a vs b (saliency, insertion): DIFFER (ratio 0.25, 95% interval [0.125, 0.5])']
+    """
     return [
         f"sigma* {row['model_a']} vs {row['model_b']} ({row['method']}, {row['metric']}): "
         f"{'DIFFER' if row['differs'] else 'do not differ'} (ratio {row['ratio']:.3g}, "
