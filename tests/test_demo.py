@@ -52,8 +52,14 @@ def _check_tables(out, stdout: str, models: list[str]) -> ArchitectureComparison
         assert float(row["sigma_star"]) == pytest.approx(sweep.cutoffs[best], rel=1e-5)
         assert (row["note"] == EDGE_NOTE) == (best in (0, len(sweep.cutoffs) - 1))
         assert row["weights"].startswith(saved["weights_sources"][row["model"]]["kind"])
-    differences = list(csv.DictReader(io.StringIO((out / "differences.csv").read_text())))
-    assert differences and list(differences[0]) == list(DIFFERENCE_FIELDS)
+    text = (out / "differences.csv").read_text()
+    assert text.splitlines()[0].split(",") == list(DIFFERENCE_FIELDS)
+    differences = list(csv.DictReader(io.StringIO(text)))
+    assert (
+        len(differences)
+        == len(comparison.differences())
+        == len(models) * (len(models) - 1) // 2 * len(comparison.methods) * len(comparison.metrics)
+    )
     for row in differences:
         a = CutoffSweep.load(out / "sweeps" / f"{row['model_a']}_{row['method']}.json")
         b = CutoffSweep.load(out / "sweeps" / f"{row['model_b']}_{row['method']}.json")
