@@ -1,4 +1,4 @@
-"""Tests of the forgrad-viz command: help, demo, sweep (shards, merge, resume) and error messages."""
+"""Tests of the forgrad-viz command: help, sweep (shards, merge, resume) and error messages (demo: test_demo.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from forgrad_viz import cli
-from forgrad_viz.results import ArchitectureComparison, CutoffSweep
+from forgrad_viz.results import CutoffSweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -160,27 +160,6 @@ def test_sweep_shards_merge_to_the_unsharded_result(capsys, tmp_path, png_folder
     again = CutoffSweep.load(tmp_path / "whole" / "sweep_saliency.json")
     assert again.params["forward_passes"] == 0
     np.testing.assert_array_equal(again.scores["deletion"], whole.scores["deletion"])
-
-
-@pytest.mark.slow
-def test_demo_quick_writes_figures_and_results(capsys, tmp_path):
-    from forgrad_viz.models import ASSETS_DIR
-
-    if not (ASSETS_DIR / "maxpool_cnn.pt").is_file():
-        pytest.skip("demo weights not shipped")
-    out = tmp_path / "demo"
-    code, stdout, err = run_cli(capsys, "demo", "--quick", "--n-images", "3", "--out", out, "--no-progress")
-    assert code == 0, err
-    comparison = ArchitectureComparison.load(out / "comparison.json")
-    assert comparison.references and all(
-        len(s.cutoffs) >= 2 for d in comparison.sweeps.values() for s in d.values()
-    )
-    assert (out / "comparison.md").read_text() in stdout
-    assert (out / "comparison.csv").read_text().startswith("model,method,metric,sigma_star")
-    for stem in ("spectra", "cutoff_curves_deletion", "architecture_comparison", "before_after_maxpool_cnn"):
-        for suffix in (".pdf", ".svg", ".png"):
-            assert (out / "figures" / f"{stem}{suffix}").is_file(), stem + suffix
-    assert "3 shapes images" in stdout
 
 
 def test_errors_print_one_line_without_traceback(capsys, tmp_path, png_folder):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 
 import numpy as np
@@ -14,7 +15,9 @@ from forgrad_viz.results import (
     CutoffSweep,
     FaithfulnessResult,
     bootstrap_ci,
+    compare_best_cutoffs,
 )
+from forgrad_viz.results.comparison_rows import DIFFERENCE_FIELDS, ROW_FIELDS
 
 
 def _sweep(scores: np.ndarray, image_ids: np.ndarray | None = None, **kwargs) -> CutoffSweep:
@@ -183,7 +186,7 @@ def test_architecture_comparison_rows_tables_and_round_trip(tmp_path) -> None:
     assert (tmp_path / "table.csv").read_text() == comparison.to_csv()
 
     markdown = comparison.to_markdown().splitlines()
-    assert len(markdown) == 2 + 3 and markdown[3].startswith("| cnn_a | rise | insertion | — |")
+    assert len(markdown) == 2 + 3 and markdown[3].startswith("| cnn_a | rise | insertion | 5 | — |")
 
     loaded = ArchitectureComparison.load(comparison.save(tmp_path / "comparison.json"))
     assert loaded.to_markdown() == comparison.to_markdown()
@@ -193,3 +196,114 @@ def test_architecture_comparison_rows_tables_and_round_trip(tmp_path) -> None:
 def test_architecture_comparison_needs_sweeps() -> None:
     with pytest.raises(ValueError, match="sweeps"):
         ArchitectureComparison(sweeps={})
+
+
+def _noisy_sweep(peak: int, name: str, n_images: int = 24, seed: int = 0) -> CutoffSweep:
+    """Insertion and Deletion scores with a peak at cutoff index ``peak`` and per-image noise."""
+    rng = np.random.default_rng(seed)
+    cutoffs = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    bump = 0.3 * np.exp(-((np.arange(5) - peak) ** 2))[:, None]
+    insertion = 0.4 + bump + 0.05 * rng.standard_normal((5, n_images))
+    deletion = 0.5 - bump + 0.05 * rng.standard_normal((5, n_images))
+    return CutoffSweep(
+        "saliency",
+        "ideal",
+        cutoffs,
+        ("insertion", "deletion"),
+        {"insertion": insertion, "deletion": deletion},
+        {"insertion": insertion[-1] - 0.01, "deletion": deletion[-1] + 0.01},
+        {"insertion": True, "deletion": False},
+        np.arange(n_images),
+        model_name=name,
+    )
+
+
+def test_architecture_comparison_rows_equal_the_direct_calls(tmp_path) -> None:
+    sweeps = {"a": _noisy_sweep(1, "a"), "b": _noisy_sweep(3, "b", seed=1), "c": _noisy_sweep(0, "c", seed=2)}
+    comparison = ArchitectureComparison(
+        {name: {"saliency": sweep} for name, sweep in sweeps.items()},
+        weights_sources={"a": {"kind": "demo", "detail": "a.pt", "path": None, "sha256": "ab12"}},
+    )
+    rows = comparison.rows(n_boot=300, seed=3, folds=3)
+    assert [(r["model"], r["metric"]) for r in rows] == [
+        (m, k) for m in "abc" for k in ("insertion", "deletion")
+    ]
+    for row in rows:
+        sweep = sweeps[row["model"]]
+        metric = row["metric"]
+        # independent computation: sigma* by argmax of the mean score, the in-sample gain at it by hand
+        sign = 1.0 if metric == "insertion" else -1.0
+        means = sweep.scores[metric].mean(axis=1)
+        best = int(np.argmax(sign * means))
+        assert row["sigma_star"] == sweep.cutoffs[best]
+        expected_gain = sign * (means[best] - sweep.unfiltered[metric].mean())
+        assert row["improvement"] == pytest.approx(expected_gain, abs=1e-12)
+        held = sweep.held_out(metric, folds=3, seed=3, n_boot=300)
+        assert (row["held_out_gain"], row["held_out_low"], row["held_out_high"]) == (
+            held.gain,
+            held.low,
+            held.high,
+        )
+        assert row["held_out_excludes_zero"] == (held.low > 0 or held.high < 0)
+        interval = sweep.best_cutoff(metric, n_boot=300, seed=3, warn_at_edge=False)
+        assert (row["sigma_low"], row["sigma_high"]) == (interval.low, interval.high)
+        assert row["n_images"] == 24 and row["folds"] == 3
+        # the edge note: the smallest or largest cutoff of the grid
+        assert (row["note"] == "σ* at grid edge") == (best in (0, 4))
+    assert rows[0]["weights"] == "demo, a.pt, ab12" and rows[2]["weights"] == ""
+    assert any(row["note"] for row in rows)  # model c peaks at the first cutoff
+
+    parsed = list(csv.DictReader(io.StringIO(comparison.to_csv())))
+    assert list(parsed[0]) == [*ROW_FIELDS, "weights"]
+    default_rows = comparison.rows()
+    for line, row in zip(parsed, default_rows, strict=True):
+        assert float(line["held_out_gain"]) == pytest.approx(row["held_out_gain"], rel=1e-5)
+        assert line["note"] == row["note"]
+    header = comparison.to_markdown().splitlines()[0]
+    for column in (
+        "sigma* interval",
+        "in-sample gain",
+        "held-out gain",
+        "held-out interval",
+        "excludes 0",
+        "N",
+    ):
+        assert f"| {column} |" in header
+
+
+def test_architecture_comparison_differences_equal_compare_best_cutoffs(tmp_path) -> None:
+    sweeps = {"a": _noisy_sweep(1, "a"), "b": _noisy_sweep(3, "b", seed=1), "c": _noisy_sweep(1, "c", seed=2)}
+    comparison = ArchitectureComparison({name: {"saliency": sweep} for name, sweep in sweeps.items()})
+    rows = comparison.differences(n_boot=400, seed=5)
+    pairs = [("a", "b"), ("a", "c"), ("b", "c")]
+    assert [(r["model_a"], r["model_b"], r["metric"]) for r in rows] == [
+        (a, b, m) for a, b in pairs for m in ("insertion", "deletion")
+    ]
+    for row in rows:
+        direct = compare_best_cutoffs(
+            sweeps[row["model_a"]], sweeps[row["model_b"]], row["metric"], n_boot=400, seed=5
+        )
+        assert (row["ratio"], row["ratio_low"], row["ratio_high"]) == (direct.ratio, direct.low, direct.high)
+        assert row["differs"] == direct.differs
+    # peaks 4x apart (cutoff 2 against 8) differ; the same peak does not
+    by_pair = {(r["model_a"], r["model_b"], r["metric"]): r for r in rows}
+    assert by_pair[("a", "b", "insertion")]["ratio"] == 0.25 and by_pair[("a", "b", "insertion")]["differs"]
+    assert not by_pair[("a", "c", "insertion")]["differs"]
+
+    parsed = list(csv.DictReader(io.StringIO(comparison.differences_to_csv(tmp_path / "d.csv"))))
+    assert list(parsed[0]) == list(DIFFERENCE_FIELDS) and len(parsed) == 6
+    assert (
+        parsed[0]["differs"] == "True" and (tmp_path / "d.csv").read_text() == comparison.differences_to_csv()
+    )
+    markdown = comparison.differences_to_markdown().splitlines()
+    assert len(markdown) == 2 + 6 and markdown[2].startswith(
+        "| saliency | insertion | a | b | 24 | 2 | 8 | 0.25 |"
+    )
+    saved = json.loads(comparison.save(tmp_path / "c.json").read_text())
+    assert [r["differs"] for r in saved["differences"]] == [r["differs"] for r in comparison.differences()]
+
+
+def test_architecture_comparison_rows_reject_bad_folds() -> None:
+    comparison = ArchitectureComparison({"a": {"saliency": _noisy_sweep(1, "a", n_images=4)}})
+    with pytest.raises(ValueError, match="folds"):
+        comparison.rows(folds=5)

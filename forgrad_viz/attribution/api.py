@@ -87,7 +87,7 @@ def explain(
           upsampled bilinearly to (H, W).
         - ``occlusion``: ``window=None`` (about 1/8 of the shorter side; an int or (h, w)), ``stride=None``
           (half the window), ``baseline=0.0``, ``score="probability"`` (or ``"logit"``).
-        - ``rise``: ``n_masks=2000``, ``grid=7`` cells per side, ``p=0.5`` probability that a cell is kept,
+        - ``rise``: ``n_masks=4000``, ``grid=7`` cells per side, ``p=0.5`` probability that a cell is kept,
           ``score="probability"``. The map is ``sum_i score(x * M_i) M_i / (n_masks * p)``.
 
     Returns

@@ -18,6 +18,12 @@ from torch import nn
 from forgrad_viz._utils import class_scores, iter_chunks, torch_generator, with_oom_backoff
 from forgrad_viz.attribution.jobs import _baseline_tensor, _chunks, _Job, _per_image
 
+#: RISE's default number of masks: 4,000, the setting of Petsiuk et al. (2018) for ResNet50 at 224x224 (and
+#: Xplique's default). The same at every input size: RISE's Monte-Carlo error falls as 1/sqrt(n_masks) and
+#: depends on the ``grid x grid`` cells of the masks (7 x 7 by default), not on the number of pixels, so 64x64
+#: inputs need as many masks as 224x224 ones. Cost: one forward pass per mask and image.
+RISE_DEFAULT_MASKS = 4000
+
 
 def _scorer(model: nn.Module, score: str) -> Callable[[torch.Tensor], torch.Tensor]:
     return (lambda x: model(x).softmax(dim=-1)) if score == "probability" else model

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from forgrad_viz.attribution.black_box import _occlusion_windows
+from forgrad_viz.attribution.black_box import RISE_DEFAULT_MASKS, _occlusion_windows
 from forgrad_viz.attribution.options import _OPTION_CHECKS
 
 Passes = Callable[[Mapping[str, Any], tuple[int, int] | None], tuple[int, int]]
@@ -182,8 +182,9 @@ METHODS: Mapping[str, MethodInfo] = types.MappingProxyType(
             _info(
                 "rise",
                 "black-box",
-                "score-weighted mean of random smooth masks (RISE)",
-                {"n_masks": 2000, "grid": 7, "p": 0.5, "score": "probability"},
+                f"score-weighted mean of random smooth masks (RISE; {RISE_DEFAULT_MASKS:,} masks by default, the "
+                f"paper's setting at 224x224, at every input size: {RISE_DEFAULT_MASKS:,} forward passes per image)",
+                {"n_masks": RISE_DEFAULT_MASKS, "grid": 7, "p": 0.5, "score": "probability"},
                 lambda o, _: (o["n_masks"], 0),
                 single_channel=True,
                 stochastic=True,

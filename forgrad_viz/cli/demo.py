@@ -1,170 +1,226 @@
-"""``forgrad-viz demo``: offline demo on the shipped models and the shapes set: figures, JSON, CSV, Markdown."""
+"""``forgrad-viz demo``: offline demo on the shipped toy models (shapes set) or a pretrained ImageNet model
+(scikit-image's photographs): cutoff sweeps, held-out gains, sigma*-difference verdicts, figures and tables."""
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from forgrad_viz.cli.options import CliError, add_formats, add_out, check_methods, parse_formats, positive_int
-from forgrad_viz.cli.outputs import export
 
-# Demo settings: "full" (the default) and "quick" (for a smoke test). Measured with 2 CPU cores: see the README.
-_DEMO_SETTINGS: dict[str, dict[str, Any]] = {
-    "full": {
-        "n_images": 32,
-        "n_cutoffs": 12,
-        "steps": 10,
-        "n_subsets": 64,
-        "rise_masks": 256,
-        "occlusion_window": 16,
-        "methods": ("saliency", "smoothgrad"),
-    },
+_TOY_SIZE = 64
+_DEMO_SEED = 12345  # the held-out seed of the demo models' evaluation set (never used in training)
+
+# Settings per preset; "references" maps each black-box reference to its options. The toy models' default and
+# --full differ only in the number of images and RISE masks (see the README for the times and the power study).
+_TOY_SETTINGS: dict[str, dict[str, Any]] = {
     "quick": {
         "n_images": 6,
         "n_cutoffs": 6,
         "steps": 5,
         "n_subsets": 24,
-        "rise_masks": 64,
-        "occlusion_window": 32,
+        "references": {"rise": {"n_masks": 64}, "occlusion": {"window": 32, "stride": 16}},
         "methods": ("saliency",),
     },
+    "default": {
+        "n_images": 32,
+        "n_cutoffs": 12,
+        "steps": 10,
+        "n_subsets": 64,
+        "references": {"rise": {"n_masks": 1000}, "occlusion": {"window": 16, "stride": 8}},
+        "methods": ("saliency", "smoothgrad"),
+    },
+    "full": {
+        "n_images": 128,
+        "n_cutoffs": 12,
+        "steps": 10,
+        "n_subsets": 64,
+        "references": {"rise": {"n_masks": 4000}, "occlusion": {"window": 16, "stride": 8}},
+        "methods": ("saliency", "smoothgrad"),
+    },
 }
-_DEMO_SEED = 12345  # the held-out seed of the demo models' evaluation set (never used in training)
+
+# A pretrained 224-px model on the 9 photographs: few cutoffs and steps so that a CPU run stays affordable;
+# Occlusion (7 x 7 windows) is the black-box reference, RISE (4,000 masks: 36,000 passes) only with --full.
+_PHOTO_SETTINGS: dict[str, dict[str, Any]] = {
+    "quick": {
+        "n_images": 2,
+        "n_cutoffs": 3,
+        "steps": 4,
+        "n_subsets": 8,
+        "references": {"occlusion": {"window": 112, "stride": 56}},
+        "methods": ("saliency",),
+    },
+    "default": {
+        "n_images": 9,
+        "n_cutoffs": 6,
+        "steps": 8,
+        "n_subsets": 32,
+        "references": {"occlusion": {"window": 56, "stride": 28}},
+        "methods": ("saliency",),
+    },
+    "full": {
+        "n_images": 9,
+        "n_cutoffs": 12,
+        "steps": 16,
+        "n_subsets": 64,
+        "references": {"rise": {"n_masks": 4000}, "occlusion": {"window": 32, "stride": 16}},
+        "methods": ("saliency", "smoothgrad"),
+    },
+}
+
+
+@dataclass
+class DemoInputs:
+    """The models, images and labels of one demo run."""
+
+    models: dict[str, Any]
+    images: Any
+    description: str
+    settings: dict[str, Any]
+    weights_sources: dict[str, dict[str, Any]]
 
 
 def add_parser(commands: Any) -> None:
     """Add the ``demo`` subcommand to the subparsers ``commands``."""
     demo = commands.add_parser(
         "demo",
-        help="offline demo on the shipped models and the shapes set: figures, JSON, CSV and a Markdown table",
-        description="Sweep cutoffs on the shipped demo models (shapes set, 64x64), compare architectures with "
-        "RISE and Occlusion as black-box references, and write figures and results. Offline; about two "
-        "minutes on 2 CPU cores with the default settings (--quick: a few seconds).",
+        help="offline demo: cutoff sweeps, held-out gains and sigma* verdicts, figures and tables",
+        description="Sweep cutoffs on the shipped demo models (shapes set, 64x64) or on a pretrained ImageNet "
+        "model (--model efficientnet_lite0, scikit-image's photographs at 224x224), report sigma*, the "
+        "held-out gain of FORGrad with its interval and whether the architectures' sigma* differ, compare "
+        "with black-box references, and write figures and results. Offline. Toy models: about 2 minutes on 2 "
+        "idle CPU cores with 32 images (--full: 128 images, --quick: seconds); see the README for the times.",
     )
     add_out(demo, "forgrad_viz_demo")
-    demo.add_argument("--quick", action="store_true", help="tiny settings for a smoke test")
-    demo.add_argument("--n-images", type=positive_int, help="number of shapes images (overrides the preset)")
-    demo.add_argument(
-        "--models", nargs="+", metavar="NAME", help="demo models to compare (default: all shipped)"
+    preset = demo.add_mutually_exclusive_group()
+    preset.add_argument("--quick", action="store_true", help="tiny settings for a smoke test")
+    preset.add_argument(
+        "--full", action="store_true", help="more images (toy models: 128) and 4,000 RISE masks"
     )
-    demo.add_argument("--methods", nargs="+", metavar="METHOD", help="white-box methods (default: saliency)")
+    demo.add_argument(
+        "--images", type=positive_int, metavar="N", help="number of images (overrides the preset)"
+    )
+    demo.add_argument(
+        "--models",
+        "--model",
+        nargs="+",
+        metavar="NAME",
+        help="demo models to compare (default: all shipped), or a pretrained model (efficientnet_lite0)",
+    )
+    demo.add_argument(
+        "--methods", nargs="+", metavar="METHOD", help="white-box methods (default: the preset's)"
+    )
     add_formats(demo, optional=False)
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
     demo.set_defaults(func=run)
 
 
-def _demo_settings(args: argparse.Namespace) -> dict[str, Any]:
-    settings = dict(_DEMO_SETTINGS["quick" if args.quick else "full"])
-    if args.n_images is not None:
-        settings["n_images"] = args.n_images
+def _settings(args: argparse.Namespace, presets: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    settings = dict(presets["quick" if args.quick else "full" if args.full else "default"])
+    if args.images is not None:
+        settings["n_images"] = args.images
+    if settings["n_images"] < 2:
+        raise CliError("--images must be at least 2 (the held-out gain needs two folds)")
     if args.methods:
         settings["methods"] = tuple(check_methods(args.methods))
     return settings
 
 
-def _demo_models(names: Sequence[str] | None) -> dict[str, Any]:
-    from forgrad_viz.models import ASSETS_DIR, DEMO_MODELS, load_demo
+def _toy_inputs(args: argparse.Namespace, names: list[str] | None) -> DemoInputs:
+    from forgrad_viz.data import shapes_dataset
+    from forgrad_viz.models import ASSETS_DIR, DEMO_MODELS, load_demo, weights_source
 
     if names:
         unknown = [n for n in names if n not in DEMO_MODELS]
         if unknown:
             raise CliError(f"unknown demo model {unknown[0]!r}; shipped: {', '.join(DEMO_MODELS)}")
-    chosen = list(names or DEMO_MODELS)
-    available = [n for n in chosen if (ASSETS_DIR / f"{n}.pt").is_file()]
+    available = [n for n in names or DEMO_MODELS if (ASSETS_DIR / f"{n}.pt").is_file()]
     if not available:
         raise CliError(f"no demo model weights in {ASSETS_DIR} (run examples/train_demo_models.py)")
-    return {name: load_demo(name) for name in available}
+    settings = _settings(args, _TOY_SETTINGS)
+    models = {name: load_demo(name) for name in available}
+    data = shapes_dataset(settings["n_images"], size=_TOY_SIZE, seed=_DEMO_SEED)
+    description = f"{settings['n_images']} shapes images {_TOY_SIZE}x{_TOY_SIZE} (seed {_DEMO_SEED})"
+    sources = {name: weights_source(model).to_dict() for name, model in models.items()}
+    return DemoInputs(models, data.images, description, settings, sources)
+
+
+def _photo_inputs(args: argparse.Namespace, names: list[str]) -> DemoInputs:
+    import torch
+
+    from forgrad_viz.data import sample_images
+    from forgrad_viz.models import PRETRAINED_MODELS, imagenet_classes, load_pretrained, weights_source
+
+    settings = _settings(args, _PHOTO_SETTINGS)
+    models = {}
+    for name in names:
+        try:
+            models[name] = load_pretrained(name).model
+        except ImportError as error:
+            raise CliError(str(error)) from error
+    sizes = {PRETRAINED_MODELS[name].crop_size for name in names}
+    if len(sizes) > 1:
+        raise CliError(f"pretrained models to compare must share an input size; got {sorted(sizes)}")
+    images, photos = sample_images(size=sizes.pop())
+    if settings["n_images"] > len(photos):
+        raise CliError(f"--images must be at most {len(photos)} (the photographs: {', '.join(photos)})")
+    images, photos = images[: settings["n_images"]], photos[: settings["n_images"]]
+    classes = imagenet_classes()
+    with torch.inference_mode():
+        predicted = next(iter(models.values()))(images).argmax(dim=1).tolist()
+    named = ", ".join(f"{photo} -> {classes[k]}" for photo, k in zip(photos, predicted, strict=True))
+    description = (
+        f"{len(photos)} scikit-image photographs {images.shape[-1]}x{images.shape[-2]}; "
+        f"{names[0]} predicts: {named}"
+    )
+    sources = {name: weights_source(model).to_dict() for name, model in models.items()}
+    return DemoInputs(models, images, description, settings, sources)
+
+
+def _inputs(args: argparse.Namespace) -> DemoInputs:
+    from forgrad_viz.models import PRETRAINED_MODELS
+
+    names = list(dict.fromkeys(args.models)) if args.models else None
+    pretrained = [name for name in names or () if name in PRETRAINED_MODELS]
+    if pretrained and len(pretrained) != len(names):
+        raise CliError("--models cannot mix pretrained ImageNet models with the 64x64 demo models")
+    return _photo_inputs(args, pretrained) if pretrained else _toy_inputs(args, names)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``forgrad-viz demo``: compare the demo models' cutoffs, print the table and write the outputs."""
+    """Run ``forgrad-viz demo``: compare the models' cutoffs, print the tables and write the outputs."""
     import torch
 
-    from forgrad_viz.data import shapes_dataset
+    from forgrad_viz.cli.demo_report import header, print_summary, write_outputs
     from forgrad_viz.filters import default_cutoffs
     from forgrad_viz.sweep import compare_architectures
 
     start = time.perf_counter()
-    settings = _demo_settings(args)
     formats = parse_formats(args.formats)
-    models = _demo_models(args.models)
-    out = Path(args.out)
-    data = shapes_dataset(settings["n_images"], size=64, seed=_DEMO_SEED)
-    cutoffs = default_cutoffs(64, 64, n=settings["n_cutoffs"])
-    window = settings["occlusion_window"]
-    print(
-        f"forgrad-viz demo: {len(models)} models ({', '.join(models)}), {settings['n_images']} shapes images "
-        f"64x64 (seed {_DEMO_SEED}), methods {', '.join(settings['methods'])}; {len(cutoffs)} cutoffs "
-        f"{cutoffs[0]:.3g}..{cutoffs[-1]:.3g} cycles/image; Deletion/Insertion {settings['steps']} steps; "
-        f"MuFidelity {settings['n_subsets']} subsets; references RISE ({settings['rise_masks']} masks) and "
-        f"Occlusion (window {window}, stride {window // 2}); torch threads {torch.get_num_threads()}"
-    )
+    inputs = _inputs(args)
+    settings = inputs.settings
+    size = tuple(inputs.images.shape[-2:])
+    cutoffs = default_cutoffs(*size, n=settings["n_cutoffs"])
+    print(header(inputs, cutoffs, torch.get_num_threads()))
     comparison = compare_architectures(
-        models,
-        data.images,
+        inputs.models,
+        inputs.images,
         methods=settings["methods"],
-        references=("rise", "occlusion"),
+        references=tuple(settings["references"]),
         cutoffs=cutoffs,
-        reference_options={
-            "rise": {"n_masks": settings["rise_masks"]},
-            "occlusion": {"window": window, "stride": window // 2},
-        },
+        reference_options=settings["references"],
         steps=settings["steps"],
         mufidelity={"n_subsets": settings["n_subsets"]},
         progress=not args.no_progress,
     )
+    comparison.weights_sources = inputs.weights_sources
+    for name, by_method in comparison.sweeps.items():
+        for sweep in by_method.values():
+            sweep.params["weights_source"] = inputs.weights_sources[name]
     compute_s = time.perf_counter() - start
-    written = _demo_outputs(comparison, models, data.images, out, formats)
-    markdown = comparison.to_markdown()
-    print()
-    print(markdown)
-    total_s = time.perf_counter() - start
-    print(
-        f"computed in {compute_s:.1f} s, {total_s:.1f} s with the figures; wrote {len(written)} files to {out}/:"
-    )
-    for path in written:
-        print(f"  {path}")
+    written = write_outputs(comparison, inputs, args.out, formats)
+    print_summary(comparison, written, args.out, compute_s, time.perf_counter() - start)
     return 0
-
-
-def _demo_outputs(
-    comparison: Any, models: dict[str, Any], images: Any, out: Path, formats: tuple[str, ...]
-) -> list[Path]:
-    """Results (JSON, CSV, Markdown) and figures of the demo; the paths written."""
-    from forgrad_viz.attribution import explain
-    from forgrad_viz.plot import before_after, cutoff_curves, spectrum
-
-    out.mkdir(parents=True, exist_ok=True)
-    written = [comparison.save(out / "comparison.json")]
-    comparison.to_csv(out / "comparison.csv")
-    (out / "comparison.md").write_text(comparison.to_markdown())
-    written += [out / "comparison.csv", out / "comparison.md"]
-    for model, by_method in comparison.sweeps.items():
-        for method, sweep in by_method.items():
-            written.append(sweep.save(out / "sweeps" / f"{model}_{method}.json"))
-    figures = out / "figures"
-    method = comparison.methods[0]
-    shown = images[:4]
-    metric = "insertion" if "insertion" in comparison.metrics else comparison.metrics[0]
-    maps = {}
-    for name, model in models.items():
-        attributions = explain(model, shown, method=method)
-        maps[f"{method} {name}"] = attributions
-        sigma = comparison.sweeps[name][method].best_cutoff(metric).cutoff
-        fig = before_after(
-            shown, attributions, [sigma / 2, sigma, 2 * sigma], method_name=f"{method}, {name}"
-        )
-        written += export(fig, figures / f"before_after_{name}", formats)
-    first = next(iter(models))
-    maps[f"rise {first}"] = explain(models[first], shown, method="rise", n_masks=256)
-    written += export(spectrum(maps, title="power spectra of the maps"), figures / "spectra", formats)
-    for metric in comparison.metrics:
-        sweeps = {f"{m} {k}": s for m, d in comparison.sweeps.items() for k, s in d.items()}
-        # one panel per model and method, each with its own black-box references
-        fig = cutoff_curves(sweeps, metric=metric, layout="grid", figsize=(3.2 * min(len(sweeps), 3), 4.2))
-        written += export(fig, figures / f"cutoff_curves_{metric}", formats)
-    written += export(comparison.plot(), figures / "architecture_comparison", formats)
-    return written

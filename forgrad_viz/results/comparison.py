@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from forgrad_viz.results import comparison_rows as _rows
 from forgrad_viz.results.cutoff_sweep import CutoffSweep
 from forgrad_viz.results.serialization import _from_list, _read_json, _to_list, _write_json, _write_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-_ROW_FIELDS = (
-    "model",
-    "method",
-    "metric",
-    "sigma_star",
-    "sigma_low",
-    "sigma_high",
-    "unfiltered",
-    "at_sigma_star",
-    "improvement",
-)
 
 
 @dataclass
@@ -40,10 +26,22 @@ class ArchitectureComparison:
         Model name -> method -> :class:`CutoffSweep`.
     references : dict
         Model name -> black-box method -> metric -> per-image scores (N,).
+    weights_sources : dict
+        Model name -> where its weights came from (:meth:`forgrad_viz.models.WeightsSource.to_dict`), when known.
+
+    Examples
+    --------
+    >>> sweep = CutoffSweep("saliency", "ideal", [1.0, 2.0, 4.0], ("insertion",),
+    ...                     {"insertion": [[0.2, 0.3, 0.2, 0.3], [0.6, 0.7, 0.6, 0.7], [0.4] * 4]},
+    ...                     {"insertion": [0.1] * 4}, {"insertion": True}, [0, 1, 2, 3])
+    >>> comparison = ArchitectureComparison({"a": {"saliency": sweep}, "b": {"saliency": sweep}})
+    >>> [round(row["held_out_gain"], 3) for row in comparison.rows()], comparison.differences()[0]["differs"]
+    ([0.55, 0.55], False)
     """
 
     sweeps: dict[str, dict[str, CutoffSweep]]
     references: dict[str, dict[str, dict[str, np.ndarray]]] = field(default_factory=dict)
+    weights_sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.sweeps or not all(self.sweeps.values()):
@@ -75,93 +73,53 @@ class ArchitectureComparison:
             )
         )
 
-    def rows(self, level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> list[dict[str, Any]]:
-        """One row per model x method x metric (and per black-box reference): sigma*, scores, improvement.
+    def rows(
+        self, level: float = 0.95, n_boot: int = 1000, seed: int = 0, folds: int = 2
+    ) -> list[dict[str, Any]]:
+        """One row per model x method x metric (then per black-box reference): sigma*, in-sample and held-out gains.
 
-        ``improvement`` is signed so that a positive value means FORGrad at sigma* is more faithful than the
-        unfiltered map (for Deletion, where lower is better, it is unfiltered minus filtered).
+        ``improvement`` is the in-sample gain at sigma* (chosen and scored on the same images: biased upwards);
+        ``held_out_gain``, ``held_out_low``, ``held_out_high`` and ``held_out_excludes_zero`` come from
+        :meth:`CutoffSweep.held_out` with ``folds`` folds (sigma* never scored on the images that chose it).
+        Gains are signed so that > 0 means more faithful than the unfiltered map (for Deletion, lower is better).
+        ``note`` says "σ* at grid edge" when sigma* is the smallest or largest cutoff (no warning is raised);
+        ``weights`` is where the model's weights came from, when known. See
+        :func:`forgrad_viz.results.comparison_rows.cutoff_rows`.
         """
-        rows: list[dict[str, Any]] = []
-        for model, by_method in self.sweeps.items():
-            for method, sweep in by_method.items():
-                for metric in sweep.metrics:
-                    best = sweep.best_cutoff(metric, level=level, n_boot=n_boot, seed=seed)
-                    sign = 1.0 if sweep.higher_is_better[metric] else -1.0
-                    rows.append(
-                        {
-                            "model": model,
-                            "method": method,
-                            "metric": metric,
-                            "sigma_star": best.cutoff,
-                            "sigma_low": best.low,
-                            "sigma_high": best.high,
-                            "unfiltered": best.unfiltered,
-                            "at_sigma_star": best.score,
-                            "improvement": sign * (best.score - best.unfiltered),
-                        }
-                    )
-            for method, scores in self.references.get(model, {}).items():
-                for metric, values in scores.items():
-                    rows.append(
-                        {
-                            "model": model,
-                            "method": method,
-                            "metric": metric,
-                            "sigma_star": math.nan,
-                            "sigma_low": math.nan,
-                            "sigma_high": math.nan,
-                            "unfiltered": float(values.mean()),
-                            "at_sigma_star": float(values.mean()),
-                            "improvement": math.nan,
-                        }
-                    )
+        rows = _rows.cutoff_rows(
+            self.sweeps, self.references, level=level, n_boot=n_boot, seed=seed, folds=folds
+        )
+        for row in rows:
+            row["weights"] = _weights_label(self.weights_sources.get(row["model"]))
         return rows
 
+    def differences(self, level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> list[dict[str, Any]]:
+        """Do the sigma* of two models differ? One row per method x metric x pair of models.
+
+        Each row is :func:`forgrad_viz.results.compare_best_cutoffs` of the two sweeps (same images): ``ratio``
+        sigma*_a / sigma*_b, its paired bootstrap interval ``ratio_low``/``ratio_high``, and ``differs`` (the
+        interval excludes 1). See :func:`forgrad_viz.results.comparison_rows.difference_rows`.
+        """
+        return _rows.difference_rows(self.sweeps, level=level, n_boot=n_boot, seed=seed)
+
     def to_markdown(self, digits: int = 3) -> str:
-        """The rows as a Markdown table (black-box references show their score and dashes for sigma*)."""
-        header = [
-            "model",
-            "method",
-            "metric",
-            "sigma*",
-            "sigma* interval",
-            "unfiltered",
-            "at sigma*",
-            "improvement",
-        ]
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        """The rows as a Markdown table (black-box references show their score and dashes elsewhere)."""
+        return _rows.cutoff_markdown(self.rows(), digits=digits)
 
-        def fmt(value: float) -> str:
-            return "—" if not math.isfinite(value) else f"{value:.{digits}f}"
-
-        for row in self.rows():
-            interval = (
-                "—"
-                if not math.isfinite(row["sigma_low"])
-                else f"[{row['sigma_low']:.3g}, {row['sigma_high']:.3g}]"
-            )
-            sigma = "—" if not math.isfinite(row["sigma_star"]) else f"{row['sigma_star']:.3g}"
-            cells = [
-                row["model"],
-                row["method"],
-                row["metric"],
-                sigma,
-                interval,
-                fmt(row["unfiltered"]),
-                fmt(row["at_sigma_star"]),
-                fmt(row["improvement"]),
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
-        return "\n".join(lines) + "\n"
+    def differences_to_markdown(self, digits: int = 3) -> str:
+        """:meth:`differences` as a Markdown table ("do the sigma* differ?")."""
+        return _rows.difference_markdown(self.differences(), digits=digits)
 
     def to_csv(self, path: str | Path | None = None) -> str:
         """The rows as CSV text; also written to ``path`` when given."""
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=_ROW_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        for row in self.rows():
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-        text = buffer.getvalue()
+        text = _rows.rows_to_csv(self.rows(), (*_rows.ROW_FIELDS, "weights"))
+        if path is not None:
+            _write_text(text, path)
+        return text
+
+    def differences_to_csv(self, path: str | Path | None = None) -> str:
+        """:meth:`differences` as CSV text; also written to ``path`` when given."""
+        text = _rows.rows_to_csv(self.differences(), _rows.DIFFERENCE_FIELDS)
         if path is not None:
             _write_text(text, path)
         return text
@@ -175,7 +133,9 @@ class ArchitectureComparison:
                 model: {k: {m: _to_list(v) for m, v in d.items()} for k, d in methods.items()}
                 for model, methods in self.references.items()
             },
+            "weights_sources": self.weights_sources,
             "rows": self.rows(),
+            "differences": self.differences(),
         }
 
     @classmethod
@@ -190,6 +150,7 @@ class ArchitectureComparison:
                 model: {k: {m: _from_list(v) for m, v in d.items()} for k, d in methods.items()}
                 for model, methods in data.get("references", {}).items()
             },
+            weights_sources=dict(data.get("weights_sources", {})),
         )
 
     def save(self, path: str | Path) -> Path:
@@ -207,3 +168,11 @@ class ArchitectureComparison:
         from forgrad_viz.plot import architecture_comparison
 
         return architecture_comparison(self, **kwargs)
+
+
+def _weights_label(source: dict[str, Any] | None) -> str:
+    """A one-line label of a weights source dict (kind, detail, file, SHA-256); "" when unknown."""
+    if not source:
+        return ""
+    parts = [source.get("kind"), source.get("detail"), source.get("path"), source.get("sha256")]
+    return ", ".join(str(part) for part in parts if part)
