@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
+import forgrad_viz as fv
 from forgrad_viz import cli
 from forgrad_viz.results import ArchitectureComparison, CutoffSweep, compare_best_cutoffs
 from forgrad_viz.results.comparison_rows import DIFFERENCE_FIELDS, EDGE_NOTE
@@ -92,9 +93,23 @@ def test_demo_quick_on_the_toy_models_writes_tables_verdicts_and_figures(capsys,
     assert all(source["kind"] == "demo" for source in comparison.weights_sources.values())
     assert stdout.count("weights of ") >= 3 and "4 shapes images" in stdout
     assert len(comparison.differences()) == 3 * 3  # 3 pairs x 3 metrics, one method
-    for stem in ("spectra", "cutoff_curves_deletion", "architecture_comparison", "before_after_maxpool_cnn"):
+    stems = (
+        "spectra",
+        "cutoff_curves_deletion",
+        "cutoff_gain_insertion",
+        "architecture_comparison_mufidelity",
+    )
+    for stem in (*stems, "before_after_maxpool_cnn"):
         for suffix in (".pdf", ".svg", ".png"):
             assert (out / "figures" / f"{stem}{suffix}").is_file(), stem + suffix
+    # the aliasing diagnosis of each model: its table, report and figure, and one printed line per model
+    for name in ("maxpool_cnn", "strided_cnn", "antialiased_cnn"):
+        assert {f"aliasing_{name}{s}" for s in (".md", ".json", ".png")} <= {
+            p.name for p in (out / "aliasing").iterdir()
+        }
+        report = fv.AliasingReport.load(out / "aliasing" / f"aliasing_{name}.json")
+        assert len(report.rows) == 3
+        assert f"  {name}: 3 downsampling layers" in stdout
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from forgrad_viz.cli.options import CliError, add_formats, add_out, check_methods, parse_formats, positive_int
@@ -194,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``forgrad-viz demo``: compare the models' cutoffs, print the tables and write the outputs."""
     import torch
 
+    from forgrad_viz.cli.demo_aliasing import aliasing_outputs
     from forgrad_viz.cli.demo_report import header, print_summary, write_outputs
     from forgrad_viz.filters import default_cutoffs
     from forgrad_viz.sweep import compare_architectures
@@ -222,5 +224,11 @@ def run(args: argparse.Namespace) -> int:
             sweep.params["weights_source"] = inputs.weights_sources[name]
     compute_s = time.perf_counter() - start
     written = write_outputs(comparison, inputs, args.out, formats)
+    aliasing = aliasing_outputs(
+        inputs.models, inputs.images, Path(args.out) / "aliasing", formats, not args.no_progress
+    )
+    written += aliasing["files"]
     print_summary(comparison, written, args.out, compute_s, time.perf_counter() - start)
+    print("where the high frequencies come from (each downsampling layer anti-aliased in turn, saliency):")
+    print(aliasing["text"])
     return 0

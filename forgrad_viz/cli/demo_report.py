@@ -104,19 +104,32 @@ def _figures(comparison: Any, inputs: Any, figures: Path, formats: tuple[str, ..
         sweep = comparison.sweeps[name][method]
         sigma = sweep.best_cutoff(metric, warn_at_edge=False).cutoff
         fig = before_after(
-            shown, attributions, _shown_cutoffs(sigma, sweep.cutoffs), method_name=f"{method}, {name}"
+            shown,
+            attributions,
+            _shown_cutoffs(sigma, sweep.cutoffs),
+            method_name=f"{method}, {name}",
+            best_cutoff=sigma,
+            normalization="row",
+            colorbar=True,
         )
         written += export(fig, figures / f"before_after_{name}", formats)
     first = next(iter(inputs.models))
     reference, options = next(iter(inputs.settings["references"].items()))
     maps[f"{reference} {first}"] = explain(inputs.models[first], shown, method=reference, **options)
-    written += export(spectrum(maps, title="power spectra of the maps"), figures / "spectra", formats)
+    fig = spectrum(maps, normalize=True, title="power spectra of the maps (unit power per map)")
+    written += export(fig, figures / "spectra", formats)
     sweeps = {f"{m} {k}": s for m, d in comparison.sweeps.items() for k, s in d.items()}
     for metric in comparison.metrics:
         # one panel per model and method, each with its own black-box references
-        fig = cutoff_curves(sweeps, metric=metric, layout="grid", figsize=(3.2 * min(len(sweeps), 3), 4.2))
+        size = (3.2 * min(len(sweeps), 3), 4.2)
+        fig = cutoff_curves(sweeps, metric=metric, layout="grid", figsize=size)
         written += export(fig, figures / f"cutoff_curves_{metric}", formats)
-    written += export(comparison.plot(), figures / "architecture_comparison", formats)
+        # the curve a reader decides on: the paired gain over the unfiltered map, with its paired band
+        fig = cutoff_curves(sweeps, metric=metric, layout="grid", relative=True, figsize=size)
+        written += export(fig, figures / f"cutoff_gain_{metric}", formats)
+        written += export(
+            comparison.plot(metric=metric), figures / f"architecture_comparison_{metric}", formats
+        )
     return written
 
 
