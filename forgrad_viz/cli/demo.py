@@ -229,6 +229,5 @@ def run(args: argparse.Namespace) -> int:
     )
     written += aliasing["files"]
     print_summary(comparison, written, args.out, compute_s, time.perf_counter() - start)
-    print("where the high frequencies come from (each downsampling layer anti-aliased in turn, saliency):")
     print(aliasing["text"])
     return 0
