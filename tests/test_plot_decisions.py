@@ -68,8 +68,10 @@ def test_relative_cutoff_curves_draw_the_paired_gain_and_its_band(metric: str) -
     }
     rise = sign * (sweep.references["rise"][metric] - sweep.unfiltered[metric]).mean()
     assert references["rise (black-box)"] == pytest.approx(rise, abs=1e-12)
-    assert ax.get_ylabel().startswith("gain over unfiltered (paired)")
-    assert "> 0 is better" in ax.get_ylabel()
+    assert (
+        ax.get_ylabel()
+        == f"{'Deletion' if metric == 'deletion' else 'Insertion'} AUC gain\n(paired; > 0 is better)"
+    )
     legend = legend_texts(fig)
     assert "unfiltered (gain 0)" in legend and "90% paired bootstrap CI" in legend
 

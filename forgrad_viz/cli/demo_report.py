@@ -125,7 +125,9 @@ def _figures(comparison: Any, inputs: Any, figures: Path, formats: tuple[str, ..
         fig = cutoff_curves(sweeps, metric=metric, layout="grid", figsize=size)
         written += export(fig, figures / f"cutoff_curves_{metric}", formats)
         # the curve a reader decides on: the paired gain over the unfiltered map, with its paired band
-        fig = cutoff_curves(sweeps, metric=metric, layout="grid", relative=True, figsize=size)
+        fig = cutoff_curves(
+            sweeps, metric=metric, layout="grid", relative=True, figsize=(size[0], size[1] + 0.4)
+        )
         written += export(fig, figures / f"cutoff_gain_{metric}", formats)
         written += export(
             comparison.plot(metric=metric), figures / f"architecture_comparison_{metric}", formats

@@ -186,7 +186,7 @@ def _panel_axes(
 
 def _y_label(metric: str, higher: bool, relative: bool) -> str:
     if relative:
-        return f"gain over unfiltered (paired)\nin {_metric_label(metric)}, > 0 is better"
+        return f"{_metric_label(metric)} gain\n(paired; > 0 is better)"
     return f"{_metric_label(metric)}\n({_better(higher)})"
 
 
@@ -261,7 +261,7 @@ def cutoff_curves(
     >>> fig.axes[0].get_ylabel()
     'Insertion AUC\\n(higher is better)'
     >>> cutoff_curves(sweep, relative=True).axes[0].get_ylabel()
-    'gain over unfiltered (paired)\\nin Insertion AUC, > 0 is better'
+    'Insertion AUC gain\\n(paired; > 0 is better)'
     """
     entries = _sweep_entries(sweeps)
     metric = _check_sweep_metric(entries, metric)
