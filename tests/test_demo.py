@@ -132,6 +132,7 @@ def test_demo_on_the_pretrained_model_records_its_weights(capsys, tmp_path):
     assert "chelsea -> " in stdout and "3 scikit-image photographs 224x224" in stdout
     assert next(iter(comparison.sweeps["efficientnet_lite0"].values())).n_images == 3
     assert comparison.differences() == []  # one model: no pair
+    assert "no pair of architectures to compare" in (out / "comparison.md").read_text()
     assert (out / "figures" / "before_after_efficientnet_lite0.png").is_file()
 
 

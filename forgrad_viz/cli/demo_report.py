@@ -69,11 +69,16 @@ def report_markdown(comparison: Any) -> str:
         comparison.to_markdown(),
         "## Do the architectures' sigma* differ?",
         "",
-        "Ratio sigma*_a / sigma*_b with its paired 95% bootstrap interval (the same image resamples for both); "
-        "they differ when the interval excludes 1.",
-        "",
-        comparison.differences_to_markdown(),
     ]
+    if len(comparison.sweeps) < 2:
+        lines.append("One model: there is no pair of architectures to compare.")
+    else:
+        lines += [
+            "Ratio sigma*_a / sigma*_b with its paired 95% bootstrap interval (the same image resamples for both); "
+            "they differ when the interval excludes 1.",
+            "",
+            comparison.differences_to_markdown(),
+        ]
     return "\n".join(lines)
 
 
