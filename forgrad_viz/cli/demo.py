@@ -33,14 +33,11 @@ _TOY_SETTINGS: dict[str, dict[str, Any]] = {
         "references": {"rise": {"n_masks": 1000}, "occlusion": {"window": 16, "stride": 8}},
         "methods": ("saliency", "smoothgrad"),
     },
-    "full": {
-        "n_images": 128,
-        "n_cutoffs": 12,
-        "steps": 10,
-        "n_subsets": 64,
-        "references": {"rise": {"n_masks": 4000}, "occlusion": {"window": 16, "stride": 8}},
-        "methods": ("saliency", "smoothgrad"),
-    },
+}
+_TOY_SETTINGS["full"] = {
+    **_TOY_SETTINGS["default"],
+    "n_images": 128,
+    "references": {"rise": {"n_masks": 4000}, "occlusion": {"window": 16, "stride": 8}},
 }
 
 # A pretrained 224-px model on the 9 photographs: few cutoffs and steps so that a CPU run stays affordable;

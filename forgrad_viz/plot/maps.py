@@ -404,6 +404,7 @@ def before_after(
     Returns
     -------
     matplotlib.figure.Figure
+        The figure of ``axes``, or a new one.
 
     Examples
     --------

@@ -100,10 +100,8 @@ def gain(sweep: Any, metric: str) -> np.ndarray:
 
     Parameters
     ----------
-    sweep : CutoffSweep
-        The sweep.
-    metric : str
-        One of ``sweep.metrics``.
+    sweep, metric
+        As in :func:`paired_gains`.
 
     Returns
     -------
@@ -113,8 +111,8 @@ def gain(sweep: Any, metric: str) -> np.ndarray:
     Examples
     --------
     >>> from forgrad_viz.results import CutoffSweep
-    >>> sweep = CutoffSweep("saliency", "ideal", [1.0, 2.0], ("insertion",),
-    ...                     {"insertion": [[0.2, 0.4], [0.6, 0.8]]}, {"insertion": [0.3, 0.3]},
+    >>> scores, unfiltered = {"insertion": [[0.2, 0.4], [0.6, 0.8]]}, {"insertion": [0.3, 0.3]}
+    >>> sweep = CutoffSweep("saliency", "ideal", [1.0, 2.0], ("insertion",), scores, unfiltered,
     ...                     {"insertion": True}, [0, 1])
     >>> gain(sweep, "insertion").round(3).tolist()
     [0.0, 0.4]
@@ -132,10 +130,8 @@ def gain_interval(
 
     Parameters
     ----------
-    sweep : CutoffSweep
-        The sweep.
-    metric : str
-        One of ``sweep.metrics``.
+    sweep, metric
+        As in :func:`paired_gains`.
     level : float
         Coverage of the interval, in (0, 1).
     n_boot : int
@@ -151,9 +147,9 @@ def gain_interval(
     Examples
     --------
     >>> from forgrad_viz.results import CutoffSweep
-    >>> sweep = CutoffSweep("saliency", "ideal", [1.0, 2.0], ("insertion",),
-    ...                     {"insertion": [[0.2, 0.4, 0.3], [0.6, 0.8, 0.7]]}, {"insertion": [0.3, 0.3, 0.3]},
-    ...                     {"insertion": True}, [0, 1, 2])
+    >>> better = {"insertion": [[0.2, 0.4, 0.3], [0.6, 0.8, 0.7]]}  # the second cutoff beats 0.3 on each image
+    >>> sweep = CutoffSweep("saliency", "ideal", [1.0, 2.0], ("insertion",), better,
+    ...                     {"insertion": [0.3, 0.3, 0.3]}, {"insertion": True}, [0, 1, 2])
     >>> low, high = gain_interval(sweep, "insertion", n_boot=200)
     >>> bool(low[1] > 0)
     True
