@@ -163,6 +163,23 @@ def gain_interval(
 # --------------------------------------------------------------------------------------------------- held out
 
 
+def _floats(values: Any) -> list[float]:
+    return np.asarray(values, dtype=np.float64).tolist()
+
+
+def _ints(values: Any) -> list[int]:
+    return np.asarray(values, dtype=np.int64).tolist()
+
+
+def plain_record(result: Any, kind: str, casts: dict[str, Any]) -> dict[str, Any]:
+    """``{"type": kind, "metric": result.metric}``, then each field named in ``casts`` converted by its cast."""
+    return {
+        "type": kind,
+        "metric": result.metric,
+        **{name: cast(getattr(result, name)) for name, cast in casts.items()},
+    }
+
+
 @dataclass(frozen=True)
 class HeldOutGain:
     """Gain of FORGrad over the unfiltered map with sigma* chosen out of sample (k-fold cross-fitting).
@@ -214,20 +231,9 @@ class HeldOutGain:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary of plain floats, ints and lists."""
-        return {
-            "type": "HeldOutGain",
-            "metric": self.metric,
-            "folds": int(self.folds),
-            "fold_cutoffs": np.asarray(self.fold_cutoffs, dtype=np.float64).tolist(),
-            "fold_of_image": np.asarray(self.fold_of_image, dtype=np.int64).tolist(),
-            "per_image": np.asarray(self.per_image, dtype=np.float64).tolist(),
-            "gain": float(self.gain),
-            "low": float(self.low),
-            "high": float(self.high),
-            "level": float(self.level),
-            "n_images": int(self.n_images),
-            "excludes_zero": self.excludes_zero,
-        }
+        casts = {"folds": int, "fold_cutoffs": _floats, "fold_of_image": _ints, "per_image": _floats}
+        casts.update(dict.fromkeys(("gain", "low", "high", "level"), float), n_images=int)
+        return {**plain_record(self, "HeldOutGain", casts), "excludes_zero": self.excludes_zero}
 
 
 def held_out(
