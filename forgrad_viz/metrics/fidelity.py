@@ -239,21 +239,12 @@ def mufidelity(
     >>> bool(-1.0 <= result.mean() <= 1.0)
     True
     """
+    options = dict(locals())  # the keyword-only options, passed on unchanged under the same names
+    for name in ("model", "images", "maps", "targets"):
+        del options[name]
     images = check_images(images)
     maps = image_maps(maps, images)
-    perturbations = mufidelity_perturbations(
-        model,
-        images,
-        targets,
-        grid_size=grid_size,
-        subset_fraction=subset_fraction,
-        n_subsets=n_subsets,
-        baseline=baseline,
-        score=score,
-        seed=seed,
-        batch_size=batch_size,
-        progress=progress,
-    )
+    perturbations = mufidelity_perturbations(model, images, targets, **options)
     scores = mufidelity_scores(maps, perturbations)
     return FaithfulnessResult(
         metric="mufidelity",
