@@ -95,10 +95,8 @@ def method_color(name: str) -> str:
 
 
 def model_color(name: str) -> str:
-    """The colour of a model (case-insensitive), or a hash-based colour for unknown names.
+    """The colour of a model; names are matched and unknown names coloured as in :func:`method_color`.
 
-    Examples
-    --------
     >>> model_color("maxpool_cnn")
     '#D55E00'
     """

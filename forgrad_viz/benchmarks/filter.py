@@ -118,23 +118,17 @@ def _numpy_loop(attributions: np.ndarray, cutoffs: np.ndarray) -> list[np.ndarra
     return outputs
 
 
-def _floor(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """One rfft2, then per cutoff the mask multiply and one batched irfft2 into a preallocated output."""
+def _floor(maps: torch.Tensor, masks: torch.Tensor, tile: int | None = None) -> torch.Tensor:
+    """One rfft2, then per cutoff the mask multiply and batched irfft2 into a preallocated output.
+
+    The inverse transforms of one cutoff run on all maps at once, or in tiles of ``tile`` maps.
+    """
     height, width = maps.shape[-2:]
     spectrum = torch.fft.rfft2(maps)
     out = maps.new_empty((masks.shape[0], *maps.shape))
+    parts = [slice(None)] if tile is None else list(iter_chunks(maps.shape[0], tile))
     for index in range(masks.shape[0]):
-        torch.fft.irfft2(spectrum * masks[index], s=(height, width), out=out[index])
-    return out
-
-
-def _floor_tiled(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """As :func:`_floor`, the inverse transforms in tiles of ``_FLOOR_TILE`` maps of one cutoff."""
-    height, width = maps.shape[-2:]
-    spectrum = torch.fft.rfft2(maps)
-    out = maps.new_empty((masks.shape[0], *maps.shape))
-    for index in range(masks.shape[0]):
-        for part in iter_chunks(maps.shape[0], _FLOOR_TILE):
+        for part in parts:
             torch.fft.irfft2(spectrum[part] * masks[index], s=(height, width), out=out[index, part])
     return out
 
@@ -227,7 +221,7 @@ def _run(
         "iter_forgrad": lambda: _consume_chunks(attributions, cutoffs, chunk_size),
         "separate_calls": lambda: [forgrad(attributions, float(cutoff)) for cutoff in cutoffs],
         "floor": lambda: _floor(maps, masks),
-        "floor_tiled": lambda: _floor_tiled(maps, masks),
+        "floor_tiled": lambda: _floor(maps, masks, _FLOOR_TILE),
     }
     seconds, peaks = {}, {}
     for name, function in paths.items():

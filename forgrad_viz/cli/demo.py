@@ -14,62 +14,48 @@ from forgrad_viz.cli.options import CliError, add_formats, add_out, check_method
 _TOY_SIZE = 64
 _DEMO_SEED = 12345  # the held-out seed of the demo models' evaluation set (never used in training)
 
-# Settings per preset; "references" maps each black-box reference to its options. The toy models' default and
-# --full differ only in the number of images and RISE masks (see the README for the times and the power study).
+
+_SALIENCY = ("saliency",)
+_BOTH = ("saliency", "smoothgrad")
+
+
+def _preset(
+    n_images: int,
+    n_cutoffs: int,
+    steps: int,
+    n_subsets: int,
+    methods: tuple[str, ...],
+    occlusion: int,
+    rise: int = 0,
+) -> dict[str, Any]:
+    """The settings of one preset; ``references`` maps each black-box reference to its options: Occlusion with
+    ``occlusion``-pixel windows at half-window strides, RISE with ``rise`` masks (none when 0)."""
+    references: dict[str, Any] = {"rise": {"n_masks": rise}} if rise else {}
+    references["occlusion"] = {"window": occlusion, "stride": occlusion // 2}
+    return {
+        "n_images": n_images,
+        "n_cutoffs": n_cutoffs,
+        "steps": steps,
+        "n_subsets": n_subsets,
+        "references": references,
+        "methods": methods,
+    }
+
+
+# The toy models' default and --full differ only in the number of images and RISE masks (see the README for the
+# times and the power study).
 _TOY_SETTINGS: dict[str, dict[str, Any]] = {
-    "quick": {
-        "n_images": 6,
-        "n_cutoffs": 6,
-        "steps": 5,
-        "n_subsets": 24,
-        "references": {"rise": {"n_masks": 64}, "occlusion": {"window": 32, "stride": 16}},
-        "methods": ("saliency",),
-    },
-    "default": {
-        "n_images": 32,
-        "n_cutoffs": 12,
-        "steps": 10,
-        "n_subsets": 64,
-        "references": {"rise": {"n_masks": 1000}, "occlusion": {"window": 16, "stride": 8}},
-        "methods": ("saliency", "smoothgrad"),
-    },
-    "full": {
-        "n_images": 128,
-        "n_cutoffs": 12,
-        "steps": 10,
-        "n_subsets": 64,
-        "references": {"rise": {"n_masks": 4000}, "occlusion": {"window": 16, "stride": 8}},
-        "methods": ("saliency", "smoothgrad"),
-    },
+    "quick": _preset(6, 6, 5, 24, _SALIENCY, occlusion=32, rise=64),
+    "default": _preset(32, 12, 10, 64, _BOTH, occlusion=16, rise=1000),
+    "full": _preset(128, 12, 10, 64, _BOTH, occlusion=16, rise=4000),
 }
 
 # A pretrained 224-px model on the 9 photographs: few cutoffs and steps so that a CPU run stays affordable;
 # Occlusion (7 x 7 windows) is the black-box reference, RISE (4,000 masks: 36,000 passes) only with --full.
 _PHOTO_SETTINGS: dict[str, dict[str, Any]] = {
-    "quick": {
-        "n_images": 2,
-        "n_cutoffs": 3,
-        "steps": 4,
-        "n_subsets": 8,
-        "references": {"occlusion": {"window": 112, "stride": 56}},
-        "methods": ("saliency",),
-    },
-    "default": {
-        "n_images": 9,
-        "n_cutoffs": 6,
-        "steps": 8,
-        "n_subsets": 32,
-        "references": {"occlusion": {"window": 56, "stride": 28}},
-        "methods": ("saliency",),
-    },
-    "full": {
-        "n_images": 9,
-        "n_cutoffs": 12,
-        "steps": 16,
-        "n_subsets": 64,
-        "references": {"rise": {"n_masks": 4000}, "occlusion": {"window": 32, "stride": 16}},
-        "methods": ("saliency", "smoothgrad"),
-    },
+    "quick": _preset(2, 3, 4, 8, _SALIENCY, occlusion=112),
+    "default": _preset(9, 6, 8, 32, _SALIENCY, occlusion=56),
+    "full": _preset(9, 12, 16, 64, _BOTH, occlusion=32, rise=4000),
 }
 
 

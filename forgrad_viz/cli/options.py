@@ -17,6 +17,17 @@ class CliError(Exception):
     """An error the user can fix; printed as one line without a traceback."""
 
 
+def _int_at_least(text: str, minimum: int, expected: str) -> int:
+    """``text`` as an integer >= ``minimum``; otherwise an argparse error saying ``expected``."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {expected}; got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """Argument type of options that take a positive integer.
 
@@ -25,13 +36,7 @@ def positive_int(text: str) -> int:
     >>> positive_int("3")
     3
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return value
+    return _int_at_least(text, 1, "a positive integer")
 
 
 def nonnegative_int(text: str) -> int:
@@ -42,13 +47,7 @@ def nonnegative_int(text: str) -> int:
     >>> nonnegative_int("0")
     0
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}")
-    return value
+    return _int_at_least(text, 0, "an integer >= 0")
 
 
 def writable_folder(folder: str | os.PathLike, option: str = "--out") -> Path:

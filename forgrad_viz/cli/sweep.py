@@ -26,6 +26,14 @@ from forgrad_viz.cli.options import (
 from forgrad_viz.cli.outputs import sweep_table, weights_text, write_sweep
 
 _METRICS = ("deletion", "insertion", "mufidelity")
+_DESCRIPTION = (
+    "Score FORGrad maps at many cutoffs with Deletion, Insertion and MuFidelity on a folder of "
+    "images (flat: the model's predicted class is explained; or one subfolder per class as in "
+    "torchvision's ImageFolder: the class index is then the target, the folder's name if every class "
+    "folder is named by an integer, else its rank in sorted order). Images are read lazily, one block at a "
+    "time. Writes one JSON (CutoffSweep) and one CSV per method, and figures. Under torchrun (WORLD_SIZE > 1) "
+    "the processes share the images and rank 0 writes the results."
+)
 
 
 def add_parser(commands: Any) -> None:
@@ -33,12 +41,7 @@ def add_parser(commands: Any) -> None:
     sweep = commands.add_parser(
         "sweep",
         help="sweep cutoffs for a model over a folder of images (streamed, resumable, shardable, torchrun)",
-        description="Score FORGrad maps at many cutoffs with Deletion, Insertion and MuFidelity on a folder of "
-        "images (flat: the model's predicted class is explained; or one subfolder per class as in "
-        "torchvision's ImageFolder: the class index is then the target, the folder's name if every class "
-        "folder is named by an integer, else its rank in sorted order). Images are read lazily, one block at a "
-        "time. Writes one JSON (CutoffSweep) and one CSV per method, and figures. Under torchrun (WORLD_SIZE > 1) "
-        "the processes share the images and rank 0 writes the results.",
+        description=_DESCRIPTION,
     )
     add_model_options(sweep)
     sweep.add_argument("--images", required=True, help="folder of images (flat or ImageFolder)")

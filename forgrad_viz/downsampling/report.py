@@ -18,6 +18,9 @@ __all__ = ["AliasingReport", "AliasingRow"]
 class AliasingRow:
     """One intervention: a downsampling layer anti-aliased alone (or all of them at once, ``name="all"``).
 
+    The anti-aliased copy of the model is compared with the original on the same images: the high-frequency
+    energy of its maps, its predictions and its probabilities.
+
     Attributes
     ----------
     name : str
@@ -171,9 +174,7 @@ class AliasingReport:
         """A JSON-serialisable dictionary (see :meth:`from_dict`)."""
         return {
             "type": "AliasingReport",
-            "method": self.method,
-            "cutoff": self.cutoff,
-            "hf_energy": self.hf_energy,
+            **{name: getattr(self, name) for name in ("method", "cutoff", "hf_energy")},
             "hf_energy_images": self.hf_energy_images.detach().cpu().double().tolist(),
             "rows": [row.to_dict() for row in self.rows],
             "all_layers": self.all_layers.to_dict(),

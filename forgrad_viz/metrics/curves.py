@@ -66,8 +66,6 @@ def perturbation_curves(
         (N, C, H, W) images in pixel space; moved to the model's device.
     maps : torch.Tensor
         (..., N, H, W) maps: any leading dims (e.g. (S, N, H, W) for S cutoffs); moved to the model's device.
-    targets : None, int or sequence of int
-        Target classes; ``None`` uses the predicted class.
     mode : {"deletion", "insertion"}
         Deletion perturbs the image towards the baseline; Insertion starts from the baseline.
     steps : int
@@ -76,13 +74,8 @@ def perturbation_curves(
         What perturbed pixels become (Deletion) or where Insertion starts: a number, a tensor broadcastable to
         (N, C, H, W), ``"blur"`` (:func:`blur`) or a callable ``images -> tensor (N, C, H, W)``.
         ``None`` means 0.0 for Deletion and ``"blur"`` for Insertion.
-    score : {"probability", "logit"}
-        Softmax probability or logit of the target class.
-    batch_size : int, optional
-        Inputs per forward pass. Automatic by default: on the CPU the fastest of 16 to 256,
-        measured on the first chunks and remembered per model; on CUDA 512, halved on out-of-memory.
-    progress : bool
-        Show a progress bar.
+    targets, score, batch_size, progress
+        As in :func:`deletion`.
 
     Returns
     -------
@@ -318,15 +311,15 @@ def insertion(
     Returns
     -------
     FaithfulnessResult
-        ``scores`` (N,) areas, ``curves`` (N, steps + 1) starting at the baseline's score and ending at the
-        image's, ``x`` the fractions inserted, ``params`` the protocol.
+        As from :func:`deletion`, but each curve runs from the baseline's score up to the image's, over ``x``
+        the fractions inserted.
 
     Examples
     --------
-    >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2))
-    >>> result = insertion(net, torch.rand(4, 3, 8, 8), torch.rand(4, 8, 8), steps=8)
-    >>> result.scores.shape
-    (4,)
+    >>> images, maps = torch.rand(2, 3, 8, 8), torch.rand(2, 8, 8)
+    >>> pooled = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 5))
+    >>> insertion(pooled, images, maps, steps=4).curves.shape
+    (2, 5)
     """
     return _curve_metric(
         "insertion", model, images, maps, targets, steps, baseline, score, batch_size, progress

@@ -107,7 +107,7 @@ def mufidelity_perturbations(
     Parameters
     ----------
     model, images, targets, score, batch_size, progress
-        As in :func:`mufidelity`.
+        As in :func:`~forgrad_viz.metrics.deletion`.
     grid_size : int
         Cells per side of the super-pixel grid (9); at most ``min(H, W)``.
     subset_fraction : float
@@ -220,31 +220,12 @@ def mufidelity(
 
     Parameters
     ----------
-    model : torch.nn.Module
-        Classifier returning logits; its mode is restored afterwards.
-    images : torch.Tensor
-        (N, C, H, W) images (not modified).
+    model, images, targets, score, batch_size, progress
+        As in :func:`~forgrad_viz.metrics.deletion`.
     maps : torch.Tensor or numpy.ndarray
         (N, H, W) maps, or (N, C, H, W) reduced by the channel mean (signed values are summed as given).
-    targets : None, int or sequence of int
-        Target classes; ``None`` uses the predicted class.
-    grid_size : int
-        Cells per side (9).
-    subset_fraction : float
-        Probability that a cell is removed (0.2).
-    n_subsets : int
-        Number of subsets (200).
-    baseline : float, torch.Tensor, "blur" or callable
-        The value of removed pixels (0.0).
-    score : {"probability", "logit"}
-        Softmax probability (default) or logit of the target class.
-    seed : int
-        Seed of the subsets: the same seed gives the same subsets, on any device; shared by all images.
-    batch_size : int, optional
-        Inputs per forward pass. Automatic by default: on the CPU the fastest of 16 to 256,
-        measured on the first chunks and remembered per model; on CUDA 512, halved on out-of-memory.
-    progress : bool
-        Show a progress bar.
+    grid_size, subset_fraction, n_subsets, baseline, seed
+        The random subsets, as in :func:`mufidelity_perturbations` (defaults 9, 0.2, 200, 0.0 and 0).
 
     Returns
     -------
@@ -258,21 +239,12 @@ def mufidelity(
     >>> bool(-1.0 <= result.mean() <= 1.0)
     True
     """
+    options = dict(locals())  # the keyword-only options, passed on unchanged under the same names
+    for name in ("model", "images", "maps", "targets"):
+        del options[name]
     images = check_images(images)
     maps = image_maps(maps, images)
-    perturbations = mufidelity_perturbations(
-        model,
-        images,
-        targets,
-        grid_size=grid_size,
-        subset_fraction=subset_fraction,
-        n_subsets=n_subsets,
-        baseline=baseline,
-        score=score,
-        seed=seed,
-        batch_size=batch_size,
-        progress=progress,
-    )
+    perturbations = mufidelity_perturbations(model, images, targets, **options)
     scores = mufidelity_scores(maps, perturbations)
     return FaithfulnessResult(
         metric="mufidelity",

@@ -93,14 +93,13 @@ def faithfulness_curves(
         Seed of the bootstrap.
     title : str, optional
         Axes title (default: the metric and whether lower or higher is better).
-    ax : matplotlib.axes.Axes, optional
-        Axes to draw into.
-    figsize : tuple of float, optional
-        Size of a new figure (default: rcParams ``figure.figsize``).
+    ax, figsize : matplotlib.axes.Axes or tuple of float, optional
+        Axes to draw into, or else the size of the new figure (default: rcParams ``figure.figsize``).
 
     Returns
     -------
     matplotlib.figure.Figure
+        The figure of ``ax``, or the new one.
 
     Examples
     --------

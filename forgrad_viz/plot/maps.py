@@ -404,6 +404,8 @@ def before_after(
     Returns
     -------
     matplotlib.figure.Figure
+        One row per image: the image, its raw map and its map at each cutoff (``best_cutoff`` marked), drawn into
+        ``ax`` when given.
 
     Examples
     --------

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from forgrad_viz.results.paired import _argbest, _check_metric, paired_gains
+from forgrad_viz.results.paired import _argbest, _check_metric, paired_gains, plain_record
 from forgrad_viz.results.statistics import _bootstrap_weights, _check_level, _check_n_boot, _percentiles
 
 __all__ = ["CutoffComparison", "compare_best_cutoffs"]
@@ -20,16 +20,14 @@ class CutoffComparison:
     Attributes
     ----------
     metric : str
-        The metric.
+        The faithfulness metric whose paired gains choose each sigma*.
     cutoff_a, cutoff_b : float
         In-sample sigma* of each sweep (largest mean paired gain; ties go to the smallest cutoff).
     ratio : float
         ``cutoff_a / cutoff_b``.
-    low, high : float
+    low, high, level : float
         Percentile bootstrap interval of the ratio (``2 **`` the percentiles of ``log2(sigma*_a / sigma*_b)``
-        over resamples of the images, the same resamples for both sweeps).
-    level : float
-        Coverage of the interval.
+        over resamples of the images, the same resamples for both sweeps) and its coverage.
     n_images : int
         Number of images N.
     name_a, name_b : str
@@ -60,20 +58,11 @@ class CutoffComparison:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary of plain floats, ints and strings."""
-        return {
-            "type": "CutoffComparison",
-            "metric": self.metric,
-            "name_a": str(self.name_a),
-            "name_b": str(self.name_b),
-            "cutoff_a": float(self.cutoff_a),
-            "cutoff_b": float(self.cutoff_b),
-            "ratio": float(self.ratio),
-            "low": float(self.low),
-            "high": float(self.high),
-            "level": float(self.level),
-            "n_images": int(self.n_images),
-            "differs": self.differs,
-        }
+        casts = {"name_a": str, "name_b": str}
+        casts.update(
+            dict.fromkeys(("cutoff_a", "cutoff_b", "ratio", "low", "high", "level"), float), n_images=int
+        )
+        return {**plain_record(self, "CutoffComparison", casts), "differs": self.differs}
 
 
 def _positive_cutoffs(sweep: Any, name: str) -> np.ndarray:
@@ -99,16 +88,15 @@ def compare_best_cutoffs(
         Sweeps over the same set of ``image_ids`` (in any order: ``sweep_b`` is aligned to ``sweep_a``).
     metric : str
         A metric of both sweeps.
-    level : float
-        Coverage of the interval, in (0, 1).
-    n_boot : int
-        Number of bootstrap resamples of the images (>= 1).
+    level, n_boot
+        As in :func:`~forgrad_viz.results.paired.held_out`.
     seed : int
         Seed of the resampling.
 
     Returns
     -------
     CutoffComparison
+        sigma* of each sweep, their ratio and its interval.
 
     Examples
     --------

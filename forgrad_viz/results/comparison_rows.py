@@ -187,29 +187,19 @@ def _interval(low: Any, high: Any, digits: int, fmt: str = "f") -> str:
     return f"[{low:.{digits}{fmt}}, {high:.{digits}{fmt}}]"
 
 
-def _table(header: Sequence[str], cells: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+def _table(header: str, cells: list[list[str]]) -> str:
+    """A Markdown table; ``header`` names the columns, separated by " | "."""
+    lines = ["| " + header + " |", "|" + "---|" * len(header.split(" | "))]
     lines += ["| " + " | ".join(row) + " |" for row in cells]
     return "\n".join(lines) + "\n"
 
 
 def cutoff_markdown(rows: Sequence[Mapping[str, Any]], digits: int = 3) -> str:
     """The rows of :func:`cutoff_rows` as a Markdown table."""
-    header = [
-        "model",
-        "method",
-        "metric",
-        "N",
-        "sigma*",
-        "sigma* interval",
-        "unfiltered",
-        "at sigma*",
-        "in-sample gain",
-        "held-out gain",
-        "held-out interval",
-        "excludes 0",
-        "note",
-    ]
+    header = (
+        "model | method | metric | N | sigma* | sigma* interval | "
+        "unfiltered | at sigma* | in-sample gain | held-out gain | held-out interval | excludes 0 | note"
+    )
     cells = []
     for row in rows:
         excludes = row["held_out_excludes_zero"]
@@ -235,18 +225,7 @@ def cutoff_markdown(rows: Sequence[Mapping[str, Any]], digits: int = 3) -> str:
 
 def difference_markdown(rows: Sequence[Mapping[str, Any]], digits: int = 3) -> str:
     """The rows of :func:`difference_rows` as a Markdown table ("do the sigma* differ?")."""
-    header = [
-        "method",
-        "metric",
-        "model a",
-        "model b",
-        "N",
-        "sigma* a",
-        "sigma* b",
-        "ratio a/b",
-        "interval",
-        "differ",
-    ]
+    header = "method | metric | model a | model b | N | sigma* a | sigma* b | ratio a/b | interval | differ"
     cells = [
         [
             row["method"],

@@ -100,10 +100,8 @@ def gain(sweep: Any, metric: str) -> np.ndarray:
 
     Parameters
     ----------
-    sweep : CutoffSweep
-        The sweep.
-    metric : str
-        One of ``sweep.metrics``.
+    sweep, metric
+        As in :func:`paired_gains`.
 
     Returns
     -------
@@ -113,8 +111,8 @@ def gain(sweep: Any, metric: str) -> np.ndarray:
     Examples
     --------
     >>> from forgrad_viz.results import CutoffSweep
-    >>> sweep = CutoffSweep("saliency", "ideal", [1.0, 2.0], ("insertion",),
-    ...                     {"insertion": [[0.2, 0.4], [0.6, 0.8]]}, {"insertion": [0.3, 0.3]},
+    >>> scores, unfiltered = {"insertion": [[0.2, 0.4], [0.6, 0.8]]}, {"insertion": [0.3, 0.3]}
+    >>> sweep = CutoffSweep("saliency", "ideal", [1.0, 2.0], ("insertion",), scores, unfiltered,
     ...                     {"insertion": True}, [0, 1])
     >>> gain(sweep, "insertion").round(3).tolist()
     [0.0, 0.4]
@@ -132,10 +130,8 @@ def gain_interval(
 
     Parameters
     ----------
-    sweep : CutoffSweep
-        The sweep.
-    metric : str
-        One of ``sweep.metrics``.
+    sweep, metric
+        As in :func:`paired_gains`.
     level : float
         Coverage of the interval, in (0, 1).
     n_boot : int
@@ -151,9 +147,9 @@ def gain_interval(
     Examples
     --------
     >>> from forgrad_viz.results import CutoffSweep
-    >>> sweep = CutoffSweep("saliency", "ideal", [1.0, 2.0], ("insertion",),
-    ...                     {"insertion": [[0.2, 0.4, 0.3], [0.6, 0.8, 0.7]]}, {"insertion": [0.3, 0.3, 0.3]},
-    ...                     {"insertion": True}, [0, 1, 2])
+    >>> better = {"insertion": [[0.2, 0.4, 0.3], [0.6, 0.8, 0.7]]}  # the second cutoff beats 0.3 on each image
+    >>> sweep = CutoffSweep("saliency", "ideal", [1.0, 2.0], ("insertion",), better,
+    ...                     {"insertion": [0.3, 0.3, 0.3]}, {"insertion": True}, [0, 1, 2])
     >>> low, high = gain_interval(sweep, "insertion", n_boot=200)
     >>> bool(low[1] > 0)
     True
@@ -165,6 +161,23 @@ def gain_interval(
 
 
 # --------------------------------------------------------------------------------------------------- held out
+
+
+def _floats(values: Any) -> list[float]:
+    return np.asarray(values, dtype=np.float64).tolist()
+
+
+def _ints(values: Any) -> list[int]:
+    return np.asarray(values, dtype=np.int64).tolist()
+
+
+def plain_record(result: Any, kind: str, casts: dict[str, Any]) -> dict[str, Any]:
+    """``{"type": kind, "metric": result.metric}``, then each field named in ``casts`` converted by its cast."""
+    return {
+        "type": kind,
+        "metric": result.metric,
+        **{name: cast(getattr(result, name)) for name, cast in casts.items()},
+    }
 
 
 @dataclass(frozen=True)
@@ -218,20 +231,9 @@ class HeldOutGain:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary of plain floats, ints and lists."""
-        return {
-            "type": "HeldOutGain",
-            "metric": self.metric,
-            "folds": int(self.folds),
-            "fold_cutoffs": np.asarray(self.fold_cutoffs, dtype=np.float64).tolist(),
-            "fold_of_image": np.asarray(self.fold_of_image, dtype=np.int64).tolist(),
-            "per_image": np.asarray(self.per_image, dtype=np.float64).tolist(),
-            "gain": float(self.gain),
-            "low": float(self.low),
-            "high": float(self.high),
-            "level": float(self.level),
-            "n_images": int(self.n_images),
-            "excludes_zero": self.excludes_zero,
-        }
+        casts = {"folds": int, "fold_cutoffs": _floats, "fold_of_image": _ints, "per_image": _floats}
+        casts.update(dict.fromkeys(("gain", "low", "high", "level"), float), n_images=int)
+        return {**plain_record(self, "HeldOutGain", casts), "excludes_zero": self.excludes_zero}
 
 
 def held_out(

@@ -76,22 +76,17 @@ def check_settings(
     shape: tuple[int, ...],
     *,
     cutoffs: Any,
-    metrics: Any,
     kind: str,
     search: str,
     order: int,
-    steps: int,
-    deletion_baseline: Any,
-    insertion_baseline: Any,
-    score: str,
-    mufidelity: Mapping[str, Any] | None,
-    batch_size: int | None,
     block_size: int,
     chunk_size: int | None,
     seed: int,
+    **protocol: Any,
 ) -> Settings:
     """Validate the arguments shared by :func:`~forgrad_viz.sweep.sweep_cutoffs` and
-    :func:`~forgrad_viz.sweep.compare_architectures`; ``shape`` is one image's (C, H, W)."""
+    :func:`~forgrad_viz.sweep.compare_architectures`; ``shape`` is one image's (C, H, W). The scoring
+    ``protocol`` (metrics, steps, baselines, score, mufidelity, batch_size) goes to :func:`check_protocol`."""
     _, h, w = shape
     check_choice(kind, "kind", KINDS)
     check_choice(search, "search", SEARCHES)
@@ -105,10 +100,7 @@ def check_settings(
     with warnings.catch_warnings():  # only kind/order are checked here; the sweep warns about its own maps
         warnings.simplefilter("ignore", UserWarning)
         forgrad(torch.zeros(1, 2, 2), float(grid[0]), kind=kind, order=order)  # validates kind/order
-    protocol = check_protocol(
-        metrics, steps, deletion_baseline, insertion_baseline, score, mufidelity, batch_size
-    )
-    return Settings(grid, kind, search, order, protocol, block_size, chunk_size, seed)
+    return Settings(grid, kind, search, order, check_protocol(**protocol), block_size, chunk_size, seed)
 
 
 def check_cutoffs(cutoffs: Any, height: int, width: int) -> np.ndarray:

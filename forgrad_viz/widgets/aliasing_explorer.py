@@ -22,9 +22,9 @@ from forgrad_viz._utils import check_choice, check_finite_number, check_images, 
 from forgrad_viz.downsampling import AliasingReport, DownsamplingLayer, aliasing, antialias
 from forgrad_viz.filters import KINDS, max_cutoff
 from forgrad_viz.palette import SEQUENTIAL_CMAP
-from forgrad_viz.widgets.base import ExplorerBase, status_html, titled
+from forgrad_viz.widgets.base import ExplorerBase, control_value, status_html, titled
 from forgrad_viz.widgets.checks import check_names
-from forgrad_viz.widgets.forgrad_explorer import MIN_CUTOFF, SLIDER_STEP, _log_grid
+from forgrad_viz.widgets.forgrad_explorer import MIN_CUTOFF, _cutoff_slider, _image_select
 from forgrad_viz.widgets.maps import AttributionCache, map_array
 from forgrad_viz.widgets.rendering import CMAPS, enlarge, heatmap_rgb, image_rgb, png_bytes
 
@@ -123,11 +123,7 @@ class AliasingExplorer(ExplorerBase):
     # -- construction
 
     def _build(self, labels: list[str] | None, cutoff: float, kind: str, cmap: str) -> None:
-        targets = self.targets.tolist()
-        labels = labels or [f"image {i} (class {t})" for i, t in enumerate(targets)]
-        self.image_select = widgets.Dropdown(
-            options=[(t, i) for i, t in enumerate(labels)], description="image"
-        )
+        self.image_select = _image_select(labels, self.targets)
         rows = [*self.report.rows, self.report.all_layers]
         self.layer_select = widgets.Dropdown(
             options=[
@@ -135,16 +131,7 @@ class AliasingExplorer(ExplorerBase):
             ],
             description="layer",
         )
-        low, high = _log_grid(cutoff, self.max_cutoff)
-        self.cutoff_slider = widgets.FloatLogSlider(
-            value=cutoff,
-            base=10,
-            min=low,
-            max=high,
-            step=SLIDER_STEP,
-            description="cutoff σ",
-            readout_format=".3g",
-        )
+        self.cutoff_slider = _cutoff_slider(cutoff, self.max_cutoff)
         self.kind_select = widgets.Dropdown(options=list(KINDS), value=kind, description="filter")
         self.cmap_select = widgets.Dropdown(options=list(CMAPS), value=cmap, description="colours")
         self.clip_slider = widgets.FloatSlider(
@@ -195,15 +182,9 @@ class AliasingExplorer(ExplorerBase):
 
     # -- state
 
-    @property
-    def index(self) -> int:
-        """Index of the image on display."""
-        return int(self.image_select.value)
+    index = control_value("image_select", int, "Index of the image on display.")
 
-    @property
-    def layer(self) -> str:
-        """Layer on display (a layer name, or :data:`ALL_LAYERS`)."""
-        return str(self.layer_select.value)
+    layer = control_value("layer_select", str, "Layer on display (a layer name, or :data:`ALL_LAYERS`).")
 
     @property
     def numbers(self) -> dict[str, float]:

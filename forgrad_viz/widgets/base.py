@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from forgrad_viz.export import export_figure
 
-__all__ = ["ExplorerBase", "status_html", "titled"]
+__all__ = ["ExplorerBase", "control_value", "status_html", "titled"]
 
 
 def status_html(text: str, error: bool = False) -> str:
@@ -24,6 +24,11 @@ def status_html(text: str, error: bool = False) -> str:
 def titled(title: str, child: widgets.Widget) -> widgets.VBox:
     """``child`` under a bold ``title``."""
     return widgets.VBox([widgets.HTML(f"<b>{html.escape(title)}</b>"), child])
+
+
+def control_value(control: str, cast: Callable[[Any], Any], doc: str) -> property:
+    """A read-only property: the value of the explorer's control named ``control``, converted by ``cast``."""
+    return property(lambda self: cast(getattr(self, control).value), doc=doc)
 
 
 class ExplorerBase:

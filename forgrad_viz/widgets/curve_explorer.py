@@ -25,7 +25,7 @@ from forgrad_viz._utils import (
 )
 from forgrad_viz.palette import SEQUENTIAL_CMAP, color_for
 from forgrad_viz.results import ArchitectureComparison, CutoffSweep
-from forgrad_viz.widgets.base import ExplorerBase, status_html, titled
+from forgrad_viz.widgets.base import ExplorerBase, control_value, status_html, titled
 from forgrad_viz.widgets.checks import check_method_options, check_models
 from forgrad_viz.widgets.maps import AttributionCache, map_array
 from forgrad_viz.widgets.rendering import CMAPS, enlarge, figure_png, heatmap_rgb, image_rgb, png_bytes
@@ -229,10 +229,7 @@ class CutoffCurveExplorer(ExplorerBase):
         """The sweep of the chosen model and method."""
         return self.sweeps[self.model_select.value][self.method_select.value]
 
-    @property
-    def cutoff(self) -> float:
-        """The chosen cutoff."""
-        return float(self.cutoff_slider.value)
+    cutoff = control_value("cutoff_slider", float, "The chosen cutoff.")
 
     # -- updates
 

@@ -30,7 +30,7 @@ from forgrad_viz._utils import (
 from forgrad_viz.filters import KINDS, max_cutoff
 from forgrad_viz.palette import SEQUENTIAL_CMAP, color_for
 from forgrad_viz.results import CutoffSweep, FaithfulnessResult
-from forgrad_viz.widgets.base import ExplorerBase, status_html, titled
+from forgrad_viz.widgets.base import ExplorerBase, control_value, status_html, titled
 from forgrad_viz.widgets.checks import check_method_options, check_methods, check_names
 from forgrad_viz.widgets.faithfulness import concatenate_results, deletion_and_insertion, faithfulness_figure
 from forgrad_viz.widgets.maps import AttributionCache, map_array, map_spectrum
@@ -56,6 +56,26 @@ def _log_grid(cutoff: float, maximum: float) -> tuple[float, float]:
     low = start - SLIDER_STEP * math.floor((start - math.log10(MIN_CUTOFF)) / SLIDER_STEP + 1e-9)
     high = low + SLIDER_STEP * math.ceil((math.log10(maximum) - low) / SLIDER_STEP - 1e-9)
     return low, high
+
+
+def _cutoff_slider(cutoff: float, maximum: float) -> widgets.FloatLogSlider:
+    """The log slider of the cutoff, from about :data:`MIN_CUTOFF` to ``maximum``, set to ``cutoff``."""
+    low, high = _log_grid(cutoff, maximum)
+    return widgets.FloatLogSlider(
+        value=cutoff,
+        base=10,
+        min=low,
+        max=high,
+        step=SLIDER_STEP,
+        description="cutoff σ",
+        readout_format=".3g",
+    )
+
+
+def _image_select(labels: list[str] | None, targets: torch.Tensor) -> widgets.Dropdown:
+    """The image dropdown: ``labels``, or "image i (class t)" from the ``targets``; its values are the indices."""
+    labels = labels or [f"image {i} (class {t})" for i, t in enumerate(targets.tolist())]
+    return widgets.Dropdown(options=[(label, i) for i, label in enumerate(labels)], description="image")
 
 
 class ForgradExplorer(ExplorerBase):
@@ -184,22 +204,9 @@ class ForgradExplorer(ExplorerBase):
     def _build_controls(
         self, names: list[str] | None, methods: tuple[str, ...], cutoff: float, kind: str, cmap: str
     ) -> None:
-        targets = self.targets.tolist()
-        labels = names or [f"image {i} (class {t})" for i, t in enumerate(targets)]
-        self.image_select = widgets.Dropdown(
-            options=[(label, i) for i, label in enumerate(labels)], description="image"
-        )
+        self.image_select = _image_select(names, self.targets)
         self.method_select = widgets.Dropdown(options=list(methods), description="method")
-        low, high = _log_grid(cutoff, self.max_cutoff)
-        self.cutoff_slider = widgets.FloatLogSlider(
-            value=cutoff,
-            base=10,
-            min=low,
-            max=high,
-            step=SLIDER_STEP,
-            description="cutoff σ",
-            readout_format=".3g",
-        )
+        self.cutoff_slider = _cutoff_slider(cutoff, self.max_cutoff)
         self.cutoff_slider.add_class("forgrad-cutoff")
         self.kind_select = widgets.Dropdown(options=list(KINDS), value=kind, description="filter")
         self.cmap_select = widgets.Dropdown(options=list(CMAPS), value=cmap, description="colours")
@@ -266,25 +273,13 @@ class ForgradExplorer(ExplorerBase):
 
     # -- state
 
-    @property
-    def index(self) -> int:
-        """Index of the image on display."""
-        return int(self.image_select.value)
+    index = control_value("image_select", int, "Index of the image on display.")
 
-    @property
-    def method(self) -> str:
-        """Attribution method on display."""
-        return str(self.method_select.value)
+    method = control_value("method_select", str, "Attribution method on display.")
 
-    @property
-    def cutoff(self) -> float:
-        """Cutoff on display, in cycles per image."""
-        return float(self.cutoff_slider.value)
+    cutoff = control_value("cutoff_slider", float, "Cutoff on display, in cycles per image.")
 
-    @property
-    def kind(self) -> str:
-        """Low-pass filter on display."""
-        return str(self.kind_select.value)
+    kind = control_value("kind_select", str, "Low-pass filter on display.")
 
     @property
     def attributions(self) -> torch.Tensor:
