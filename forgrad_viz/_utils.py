@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -71,12 +72,17 @@ def check_model(model: Any, name: str = "model") -> nn.Module:
     return model
 
 
-#: How far outside [0, 1] image values may stray (float rounding of resizing or blending) before they are refused.
+#: How far outside [0, 1] image values may stray (float rounding of resizing or blending) without a warning.
 _RANGE_SLACK = 1e-3
+#: A maximum above this means 0-255 pixel values, refused: no [0, 1] image comes near it.
+_EIGHT_BIT_MAX = 16.0
 
 
 def check_images(images: Any, name: str = "images") -> torch.Tensor:
     """Validate a batch of images: a finite, floating-point tensor of shape (N, C, H, W) with N >= 1, in [0, 1].
+
+    Values in 0-255 are refused (ValueError); other values outside [0, 1] warn, since the metrics themselves are
+    defined for any input space (a model normalising elsewhere, a hand-computed test case).
 
     Returns the tensor itself (never a modified copy): callers must not write into it.
     """
@@ -91,10 +97,16 @@ def check_images(images: Any, name: str = "images") -> torch.Tensor:
     if not bool(torch.isfinite(images).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
     low, high = float(images.min()), float(images.max())
-    if low < -_RANGE_SLACK or high > 1 + _RANGE_SLACK:
+    if high > _EIGHT_BIT_MAX:
         raise ValueError(
-            f"{name} must be float RGB in [0, 1] (normalisation belongs inside the model); got values in "
-            f"[{low:.4g}, {high:.4g}]" + (": divide 0-255 images by 255" if high > 2 else "")
+            f"{name} must be float RGB in [0, 1]; got values in [{low:.4g}, {high:.4g}]: divide 0-255 images by 255"
+        )
+    if low < -_RANGE_SLACK or high > 1 + _RANGE_SLACK:
+        warnings.warn(
+            f"{name} hold values in [{low:.4g}, {high:.4g}], outside the pixel space [0, 1] that baselines, "
+            "blurs and figures assume (normalisation belongs inside the model)",
+            UserWarning,
+            stacklevel=3,
         )
     return images
 

@@ -8,6 +8,7 @@ import csv
 import json
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +103,11 @@ def test_images_outside_0_1_get_a_clear_error():
         fv.explain(model, images)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         fv.sweep_cutoffs(model, images - 128, cutoffs=[4.0], progress=False)
-    fv.explain(model, torch.rand(2, 3, 64, 64))  # [0, 1] passes
+    with pytest.warns(UserWarning, match=r"\[0, 2\], outside the pixel space \[0, 1\]"):
+        fv.explain(model, torch.linspace(0, 2, 2 * 3 * 64 * 64).view(2, 3, 64, 64))  # warns, runs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fv.explain(model, torch.rand(2, 3, 64, 64))  # [0, 1] passes without a word
 
 
 def test_out_folder_that_cannot_be_written_fails_before_any_work(capsys, monkeypatch, six_images):

@@ -108,6 +108,7 @@ def linear_2x2():
     return PixelLinear(weights, bias=0.25), image, saliency
 
 
+@pytest.mark.filterwarnings("ignore:images hold values")  # hand-computed pixels 1..4
 def test_deletion_closed_form(linear_2x2):
     model, image, saliency = linear_2x2
     result = fm.deletion(model, image, saliency, targets=0, steps=4, score="logit")
@@ -118,6 +119,7 @@ def test_deletion_closed_form(linear_2x2):
     assert result.metric == "deletion" and result.higher_is_better is False
 
 
+@pytest.mark.filterwarnings("ignore:images hold values")  # hand-computed pixels 1..4
 def test_insertion_closed_form(linear_2x2):
     model, image, saliency = linear_2x2
     result = fm.insertion(model, image, saliency, targets=0, steps=4, score="logit", baseline=0.0)
@@ -126,6 +128,7 @@ def test_insertion_closed_form(linear_2x2):
     assert result.metric == "insertion" and result.higher_is_better is True
 
 
+@pytest.mark.filterwarnings("ignore:images hold values")  # hand-computed pixels 1..4
 def test_step_fractions_round_half_up(linear_2x2):
     model, image, saliency = linear_2x2
     # 4 pixels, 8 steps: k * 4 / 8 = 0, .5, 1, 1.5, ... rounds half up to 0, 1, 1, 2, 2, 3, 3, 4, 4
@@ -195,6 +198,7 @@ def test_blur_matches_torchvision():
 # -------------------------------------------------------------------------------------------------- ties
 
 
+@pytest.mark.filterwarnings("ignore:images hold values")  # hand-computed pixels 1..4
 def test_ties_broken_by_pixel_index(linear_2x2):
     model, image, _ = linear_2x2
     tied = torch.tensor([[[1.0, 1.0], [1.0, 0.0]]], dtype=torch.float64)  # order 0, 1, 2 (tied), then 3
