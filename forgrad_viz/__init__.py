@@ -15,10 +15,11 @@ torch.Size([2, 32, 32])
 
 The public names are imported on first use, so ``import forgrad_viz`` and ``forgrad-viz --help`` stay fast.
 
-Importing forgrad_viz before torch sets ``OMP_WAIT_POLICY=PASSIVE`` (unless already set): torch's OpenMP threads
-then sleep between parallel regions instead of spinning, so work degrades gracefully when other processes share
-the cores (measured: 8x less time for ``forgrad`` on a loaded 2-core machine). Set ``OMP_WAIT_POLICY`` yourself
-to choose otherwise; when torch is imported first, set it in the environment before starting Python.
+Importing forgrad_viz before torch on a machine that is busy at that moment sets ``OMP_WAIT_POLICY=PASSIVE``
+(unless you set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``): torch's OpenMP threads then sleep between parallel
+regions instead of spinning, so work degrades gracefully when other processes share the cores. On a free machine
+torch's default (spinning, faster there) is kept. See :mod:`forgrad_viz._wait_policy`; when torch is imported
+first, set ``OMP_WAIT_POLICY`` in the environment before starting Python.
 """
 
 from __future__ import annotations
@@ -28,10 +29,9 @@ import os
 import sys
 from typing import Any
 
-#: The OpenMP wait policy set at import when torch is not imported yet and the user has not chosen one.
-WAIT_POLICY = "PASSIVE"
-if "torch" not in sys.modules:
-    os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
+from forgrad_viz._wait_policy import choose_wait_policy, machine_is_busy
+
+choose_wait_policy(os.environ, sys.modules, busy=machine_is_busy())
 
 __version__ = "0.1.0"
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from forgrad_viz import cli
+from forgrad_viz._wait_policy import choose_wait_policy, machine_is_busy
 from forgrad_viz.benchmarks.load import busy_processes, loaded_over_idle, run_under_load, timings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,16 +79,8 @@ def test_cli_bench_load_prints_ratios_and_never_leaves_a_child(capsys, monkeypat
     assert _children() == before
 
 
-@pytest.mark.parametrize(
-    ("code", "env", "expected"),
-    [
-        ("import forgrad_viz", {}, "PASSIVE"),
-        ("import forgrad_viz", {"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE"),
-        ("import torch, forgrad_viz", {}, "unset"),
-    ],
-)
-def test_wait_policy_set_only_before_torch_and_never_over_the_user(code, env, expected):
-    base = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+def _policy_after(code: str, env: dict[str, str]) -> str:
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     script = f"{code}; import os; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
     result = subprocess.run(
         [sys.executable, "-c", script],
@@ -96,7 +89,52 @@ def test_wait_policy_set_only_before_torch_and_never_over_the_user(code, env, ex
         text=True,
         check=True,
     )
-    assert result.stdout.strip() == expected
+    return result.stdout.strip()
+
+
+def test_wait_policy_passive_when_the_machine_is_busy_at_import():
+    # two busy processes on this machine: at least one runnable besides the importing process
+    with busy_processes(2):
+        time.sleep(0.5)
+        assert _policy_after("import forgrad_viz", {}) == "PASSIVE"
+        assert (
+            _policy_after("import forgrad_viz", {"OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"
+        )  # the user's wins
+        assert (
+            _policy_after("import forgrad_viz", {"GOMP_SPINCOUNT": "1000"}) == "unset"
+        )  # a user's choice too
+        assert _policy_after("import torch, forgrad_viz", {}) == "unset"  # too late once torch is imported
+
+
+@pytest.mark.parametrize(
+    ("loadavg", "cores", "busy"),
+    [
+        ("0.00 0.01 0.05 1/120 42", 2, False),  # only the reading process runs
+        ("0.90 0.50 0.20 1/120 42", 2, False),  # a recent burst, not a full minute
+        ("0.10 0.20 0.30 2/120 42", 2, True),  # another process runnable now
+        ("2.10 1.00 0.50 1/120 42", 2, True),  # a full minute's load on both cores
+        ("3.50 1.00 0.50 1/120 42", 4, False),
+        ("garbage", 2, False),  # unreadable: the machine counts as free
+    ],
+)
+def test_machine_is_busy_reads_the_runnable_count_and_the_load(tmp_path, loadavg, cores, busy):
+    path = tmp_path / "loadavg"
+    path.write_text(loadavg)
+    assert machine_is_busy(path, cores=cores) is busy
+    assert machine_is_busy(tmp_path / "missing", cores=cores) is False
+
+
+def test_choose_wait_policy_only_on_a_busy_machine_before_torch_and_never_over_the_user():
+    for environ, modules, busy, expected in [
+        ({}, {}, True, "PASSIVE"),
+        ({}, {}, False, None),
+        ({}, {"torch": object()}, True, None),
+        ({"OMP_WAIT_POLICY": "ACTIVE"}, {}, True, None),
+        ({"GOMP_SPINCOUNT": "1000"}, {}, True, None),
+    ]:
+        before = dict(environ)
+        assert choose_wait_policy(environ, modules, busy) == expected
+        assert environ == (before if expected is None else {**before, "OMP_WAIT_POLICY": "PASSIVE"})
 
 
 def test_cpu_batch_candidates_shrink_with_the_input_size():
