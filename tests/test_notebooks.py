@@ -7,13 +7,13 @@ exports land there), with ``FORGRAD_VIZ_QUICK=1`` (the notebooks shrink their se
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import require_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -81,10 +81,8 @@ def _execute(path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> nbfo
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if path.name == PRETRAINED_NOTEBOOK and importlib.util.find_spec(PRETRAINED_MODULE) is None:
-        if os.environ.get("FORGRAD_REQUIRE_PRETRAINED") == "1":
-            pytest.fail(f"{PRETRAINED_MODULE} is not installed but FORGRAD_REQUIRE_PRETRAINED=1")
-        pytest.skip(f'{PRETRAINED_MODULE} is not installed (pip install "forgrad-viz[pretrained]")')
+    if path.name == PRETRAINED_NOTEBOOK:
+        require_modules(PRETRAINED_MODULE)
     nb = _execute(path, tmp_path, monkeypatch)
     assert not [out for out in _outputs(nb) if out.output_type == "error"]
     assert _has(nb, "image/png") >= 1, "the notebook displayed no figure"

