@@ -5,14 +5,15 @@ On a free machine that is the fastest choice; on a machine that is doing other t
 burns a time slice another process needed. Measured on 2 cores (fresh processes, medians): ``OMP_WAIT_POLICY=PASSIVE``
 (sleep at once) cost 39% on ``forgrad`` and 10% on ``deletion`` when the machine was free, and saved 53% and 44%
 with two busy processes running. The policy is read once, when torch starts its threads, so it is chosen here,
-before torch is imported, from the load seen at that moment.
+before torch is imported, from the other processes' demand at that moment (see :mod:`forgrad_viz._cpu_load`).
+Load that arrives later is met by :func:`forgrad_viz._cpu_load.threads_for_free_cores` where results allow it.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, MutableMapping
-from pathlib import Path
+
+from forgrad_viz._cpu_load import runnable_elsewhere
 
 #: The policy set when the machine is busy at import.
 BUSY_POLICY = "PASSIVE"
@@ -20,34 +21,23 @@ BUSY_POLICY = "PASSIVE"
 USER_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
-def usable_cores() -> int:
-    """The CPU cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+def machine_is_busy(**reading: object) -> bool:
+    """Whether another process wants a core now (:func:`~forgrad_viz._cpu_load.runnable_elsewhere` >= 1).
 
-
-def machine_is_busy(loadavg: str | os.PathLike = "/proc/loadavg", cores: int | None = None) -> bool:
-    """Whether other processes compete for the cores now: one runnable besides this one, or a full minute's load.
-
-    ``/proc/loadavg`` reads ``"1-min 5-min 15-min running/total last-pid"``; ``running`` counts this process.
-    Without that file (not Linux) the machine counts as free.
+    The median of a few readings, not one: a single reading of ``/proc/loadavg`` at the start of a process saw
+    another runnable task in 2 of 6 imports on an idle machine (and so slowed them by choosing PASSIVE). The
+    load averages are not used: they stay high for a minute after a job ends, this process's own previous job
+    included. Keyword arguments go to ``runnable_elsewhere`` (tests give it other files).
 
     Examples
     --------
     >>> import tempfile
     >>> with tempfile.NamedTemporaryFile("w", suffix="loadavg", delete=False) as handle:
     ...     _ = handle.write("0.10 0.20 0.30 3/200 999")
-    >>> machine_is_busy(handle.name, cores=2)
+    >>> machine_is_busy(samples=1, loadavg=handle.name, tasks="/nonexistent")
     True
     """
-    try:
-        fields = Path(loadavg).read_text().split()
-        one_minute, running = float(fields[0]), int(fields[3].split("/")[0])
-    except (OSError, IndexError, ValueError):
-        return False
-    cores = usable_cores() if cores is None else cores
-    return running - 1 >= 1 or one_minute >= cores
+    return runnable_elsewhere(**reading) >= 1
 
 
 def choose_wait_policy(

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from forgrad_viz import cli
+from forgrad_viz import _cpu_load, cli
+from forgrad_viz._cpu_load import free_cores, runnable_elsewhere
 from forgrad_viz._wait_policy import choose_wait_policy, machine_is_busy
 from forgrad_viz.benchmarks.load import busy_processes, loaded_over_idle, run_under_load, timings
 
@@ -106,22 +107,51 @@ def test_wait_policy_passive_when_the_machine_is_busy_at_import():
         assert _policy_after("import torch, forgrad_viz", {}) == "unset"  # too late once torch is imported
 
 
+def _tasks(tmp_path: Path, states: str) -> Path:
+    """A fake ``/proc/self/task``: one thread per letter of ``states`` (R runnable, S sleeping)."""
+    tasks = tmp_path / "task"
+    for tid, state in enumerate(states, start=100):
+        (tasks / str(tid)).mkdir(parents=True)
+        (tasks / str(tid) / "stat").write_text(f"{tid} (python (main)) {state} 1 2 3")
+    return tasks
+
+
 @pytest.mark.parametrize(
-    ("loadavg", "cores", "busy"),
+    ("loadavg", "states", "elsewhere"),
     [
-        ("0.00 0.01 0.05 1/120 42", 2, False),  # only the reading process runs
-        ("0.90 0.50 0.20 1/120 42", 2, False),  # a recent burst, not a full minute
-        ("0.10 0.20 0.30 2/120 42", 2, True),  # another process runnable now
-        ("2.10 1.00 0.50 1/120 42", 2, True),  # a full minute's load on both cores
-        ("3.50 1.00 0.50 1/120 42", 4, False),
-        ("garbage", 2, False),  # unreadable: the machine counts as free
+        ("0.00 0.01 0.05 1/120 42", "R", 0),  # only the reading thread runs
+        ("0.10 0.20 0.30 2/120 42", "R", 1),  # another process runnable now
+        ("0.10 0.20 0.30 3/120 42", "RRS", 1),  # two of the three runnable tasks are this process's threads
+        ("3.50 2.90 0.50 1/120 42", "RS", 0),  # a high load average alone: work that has ended
+        ("garbage", "R", 0),  # unreadable: the machine counts as free
     ],
 )
-def test_machine_is_busy_reads_the_runnable_count_and_the_load(tmp_path, loadavg, cores, busy):
+def test_runnable_elsewhere_counts_other_processes_tasks_only(tmp_path, loadavg, states, elsewhere):
     path = tmp_path / "loadavg"
     path.write_text(loadavg)
-    assert machine_is_busy(path, cores=cores) is busy
-    assert machine_is_busy(tmp_path / "missing", cores=cores) is False
+    tasks = _tasks(tmp_path, states)
+    assert runnable_elsewhere(samples=1, loadavg=path, tasks=tasks) == elsewhere
+    assert machine_is_busy(samples=1, loadavg=path, tasks=tasks) is (elsewhere >= 1)
+    assert free_cores(cores=2, samples=1, loadavg=path, tasks=tasks) == max(1, 2 - elsewhere)
+    assert runnable_elsewhere(samples=1, loadavg=tmp_path / "missing", tasks=tasks) == 0
+
+
+def test_runnable_elsewhere_is_the_median_of_its_readings(tmp_path, monkeypatch):
+    # a short-lived task seen in one reading of three must not count; one seen in two of three must
+    tasks = _tasks(tmp_path, "R")
+    for readings, expected in (([1, 4, 1], 0), ([3, 1, 3], 2), ([2, 2, 2], 1)):
+        seen = iter(readings)
+        monkeypatch.setattr(_cpu_load, "_runnable_on_machine", lambda path, seen=seen: next(seen))
+        assert runnable_elsewhere(samples=3, interval=0.0, tasks=tasks) == expected
+
+
+def test_free_cores_and_busy_with_real_busy_processes():
+    with busy_processes(2):
+        time.sleep(0.3)
+        assert runnable_elsewhere() >= 2
+        assert machine_is_busy()
+        assert free_cores(cores=2) == 1
+        assert free_cores(cores=64) <= 62
 
 
 def test_choose_wait_policy_only_on_a_busy_machine_before_torch_and_never_over_the_user():

@@ -1,8 +1,9 @@
 """Benchmark of :func:`forgrad_viz.filters.forgrad` with many cutoffs against its baselines and its floor.
 
 Everything runs in the same process on the same seeded attributions ``(n_maps, 3, size, size)`` float32 and the
-cutoffs :func:`~forgrad_viz.filters.default_cutoffs` ``(size, size, n_cutoffs)``, ideal mask. Timed (median of
-``repeats`` runs, after one untimed warm-up run of the torch paths):
+cutoffs :func:`~forgrad_viz.filters.default_cutoffs` ``(size, size, n_cutoffs)``, ideal mask. Timed: the median of
+``repeats`` runs, after one untimed warm-up run of the torch paths; the paths take turns (one run of each per
+round), so that a machine whose speed drifts during the benchmark moves them alike:
 
 * ``forgrad``: one call with all the cutoffs (one forward FFT, every output held: ``(S, N, H, W)``).
 * ``iter_forgrad``: :func:`~forgrad_viz.filters.iter_forgrad` with ``chunk_size`` cutoffs per chunk, each chunk
@@ -20,7 +21,8 @@ cutoffs :func:`~forgrad_viz.filters.default_cutoffs` ``(size, size, n_cutoffs)``
 
 Memory: the peak resident memory of the process above its level before each call (sampled every 2 ms from
 ``/proc/self/statm``; 0 where that file does not exist) on the CPU, ``torch.cuda.max_memory_allocated`` above the
-level before the call on CUDA. Measured on the first timed run of each path.
+level before the call on CUDA. Measured in one more run of each path after the timed ones (the sampling thread
+would otherwise take time slices from the timed work).
 """
 
 from __future__ import annotations
@@ -80,28 +82,49 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _measure(
-    function: Callable[[], Any], repeats: int, device: torch.device, warmup: bool
-) -> tuple[float, int]:
-    """(median seconds over ``repeats`` runs, peak memory rise in bytes of the first timed run)."""
-    if warmup:
-        function()
+def _seconds(function: Callable[[], Any], device: torch.device) -> float:
+    """Seconds of one run of ``function`` (its result dropped)."""
+    start = time.perf_counter()
+    result = function()
+    _synchronize(device)
+    seconds = time.perf_counter() - start
+    del result
+    return seconds
+
+
+def _peak_bytes(function: Callable[[], Any], device: torch.device) -> int:
+    """Peak memory rise of one run of ``function``: resident memory on the CPU, allocated memory on CUDA.
+
+    Measured in a run of its own: the sampling thread wakes every 2 ms and would take time slices from timed work.
+    """
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+    with _PeakRSS() as monitor:
+        result = function()
         _synchronize(device)
-    times, peak = [], 0
-    for index in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-            base = torch.cuda.memory_allocated(device)
-        monitor = _PeakRSS()
-        with monitor:
-            start = time.perf_counter()
-            result = function()
-            _synchronize(device)
-            times.append(time.perf_counter() - start)
-        if index == 0:
-            peak = torch.cuda.max_memory_allocated(device) - base if device.type == "cuda" else monitor.peak
-        del result
-    return statistics.median(times), peak
+    del result
+    return torch.cuda.max_memory_allocated(device) - base if device.type == "cuda" else monitor.peak
+
+
+def _measure_interleaved(
+    paths: dict[str, Callable[[], Any]], repeats: int, devices: dict[str, torch.device], warmup: list[str]
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Median seconds of every path and its peak memory rise.
+
+    The paths take turns, one run each per round (``repeats`` rounds after one warm-up run of those in
+    ``warmup``), so that a machine that drifts in speed during the benchmark moves every path alike and the ratios
+    between them stay fair. Memory comes from one more run of each path, after the timed rounds.
+    """
+    for name in warmup:
+        _seconds(paths[name], devices[name])
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(repeats):
+        for name, function in paths.items():
+            times[name].append(_seconds(function, devices[name]))
+    seconds = {name: statistics.median(values) for name, values in times.items()}
+    peaks = {name: _peak_bytes(function, devices[name]) for name, function in paths.items()}
+    return seconds, peaks
 
 
 def _numpy_loop(attributions: np.ndarray, cutoffs: np.ndarray) -> list[np.ndarray]:
@@ -223,14 +246,14 @@ def _run(
         "floor": lambda: _floor(maps, masks),
         "floor_tiled": lambda: _floor(maps, masks, _FLOOR_TILE),
     }
-    seconds, peaks = {}, {}
-    for name, function in paths.items():
-        seconds[name], peaks[name] = _measure(function, repeats, target, warmup=True)
+    devices = dict.fromkeys(paths, target)
     if include_numpy:
         host = attributions.cpu().numpy()
-        seconds["numpy_loop"], peaks["numpy_loop"] = _measure(
-            lambda: _numpy_loop(host, cutoffs), repeats, torch.device("cpu"), warmup=False
-        )
+        paths["numpy_loop"] = lambda: _numpy_loop(host, cutoffs)
+        devices["numpy_loop"] = torch.device("cpu")
+    seconds, peaks = _measure_interleaved(
+        paths, repeats, devices, warmup=[name for name in paths if name != "numpy_loop"]
+    )
     ratios = {
         "forgrad_over_floor": seconds["forgrad"] / seconds["floor"],
         "forgrad_over_floor_tiled": seconds["forgrad"] / seconds["floor_tiled"],

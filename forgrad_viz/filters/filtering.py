@@ -13,6 +13,7 @@ from forgrad_viz._utils import check_positive_int, iter_chunks
 from forgrad_viz.filters.cutoffs import CutoffLike, _parse_cutoffs
 from forgrad_viz.filters.maps import Maps, _check_finite, _to_tensor
 from forgrad_viz.filters.masks import _IDEAL_TOLERANCE, _mask
+from forgrad_viz.filters.threads import fft_threads, torch_threads
 
 _CPU_TILE_BYTES = 2 * 2**20
 _CUDA_TILE_BYTES = 256 * 2**20
@@ -45,19 +46,35 @@ def _warn_mean_only(cutoffs: tuple[float, ...], kind: str, height: int, width: i
         )
 
 
+def _tiles(n_cutoffs: int, maps_shape: tuple[int, ...], maps: torch.Tensor) -> list[tuple[slice, slice]]:
+    """The (cutoffs, maps) tiles of the inverse transforms of (B, H, W) maps like ``maps`` (dtype, device)."""
+    n_maps, height, width = maps_shape
+    bytes_per_map = height * (width // 2 + 1) * 2 * maps.dtype.itemsize  # one half spectrum, complex
+    tile_cutoffs, tile_maps = _tile_shape(n_cutoffs, n_maps, bytes_per_map, maps.device)
+    return [
+        (cut, part) for cut in iter_chunks(n_cutoffs, tile_cutoffs) for part in iter_chunks(n_maps, tile_maps)
+    ]
+
+
+def _batch(tile: tuple[slice, slice]) -> int:
+    """Maps in one inverse transform of a tile."""
+    cut, part = tile
+    return (cut.stop - cut.start) * (part.stop - part.start)
+
+
 def _inverse_into(
-    spectrum: torch.Tensor, masks: torch.Tensor, out: torch.Tensor, absolute: bool
+    spectrum: torch.Tensor, masks: torch.Tensor, out: torch.Tensor, absolute: bool, threads: int
 ) -> torch.Tensor:
     """Fill ``out`` (S, B, H, W) with ``irfft2(spectrum * masks[s])`` (then ``abs``) tile by tile.
 
-    ``spectrum`` is (B, H, W//2+1) complex, ``masks`` (S, H, W//2+1) real.
+    ``spectrum`` is (B, H, W//2+1) complex, ``masks`` (S, H, W//2+1) real; ``threads`` from :func:`fft_threads`.
     """
     n_cutoffs, n_maps, height, width = out.shape
-    bytes_per_map = spectrum[0].numel() * spectrum.element_size()
-    tile_cutoffs, tile_maps = _tile_shape(n_cutoffs, n_maps, bytes_per_map, out.device)
-    buffer = spectrum.new_empty((tile_cutoffs, tile_maps, *spectrum.shape[1:]))
-    for cut in iter_chunks(n_cutoffs, tile_cutoffs):
-        for part in iter_chunks(n_maps, tile_maps):
+    tiles = _tiles(n_cutoffs, (n_maps, height, width), out)
+    widest = max(cut.stop - cut.start for cut, _ in tiles), max(part.stop - part.start for _, part in tiles)
+    buffer = spectrum.new_empty((*widest, *spectrum.shape[1:]))
+    with torch_threads(threads):
+        for cut, part in tiles:
             product = buffer[: cut.stop - cut.start, : part.stop - part.start]
             torch.mul(spectrum[None, part], masks[cut, None], out=product)
             target = out[cut, part]
@@ -65,6 +82,20 @@ def _inverse_into(
             if absolute:
                 target.abs_()
     return out
+
+
+def _call_threads(maps_shape: tuple[int, ...], maps: torch.Tensor, n_cutoffs: int, forward: bool) -> int:
+    """:func:`fft_threads` for filtering (B, H, W) maps like ``maps`` at ``n_cutoffs`` cutoffs.
+
+    ``forward`` includes their forward FFT.
+    """
+    n_maps, height, width = maps_shape
+    transforms = [("irfft2", _batch(tile)) for tile in _tiles(n_cutoffs, maps_shape, maps)]
+    if forward:
+        transforms.append(("rfft2", n_maps))
+    return fft_threads(
+        maps.device, n_cutoffs * n_maps * height * width, transforms, height, width, maps.dtype
+    )
 
 
 def lowpass(maps: Maps, cutoff: CutoffLike, kind: str = "ideal", order: int = 2) -> Maps:
@@ -109,9 +140,12 @@ def _filter(
     """(S, *tensor.shape) filtered maps (``abs`` of them when ``absolute``)."""
     *batch, height, width = tensor.shape
     masks = _mask(height, width, cutoffs, kind, order, tensor.device, tensor.dtype)
-    spectrum = torch.fft.rfft2(tensor.reshape(-1, height, width))
-    out = tensor.new_empty((len(cutoffs), spectrum.shape[0], height, width))
-    _inverse_into(spectrum, masks, out, absolute)
+    maps = tensor.reshape(-1, height, width)
+    threads = _call_threads(tuple(maps.shape), maps, len(cutoffs), forward=True)
+    with torch_threads(threads):
+        spectrum = torch.fft.rfft2(maps)
+    out = tensor.new_empty((len(cutoffs), maps.shape[0], height, width))
+    _inverse_into(spectrum, masks, out, absolute, threads)
     return out.reshape(len(cutoffs), *batch, height, width)
 
 
@@ -203,7 +237,13 @@ def iter_forgrad(
     maps, restore = _forgrad_input(attributions)
     _warn_mean_only(values, kind, *maps.shape[-2:])
     masks = _mask(maps.shape[-2], maps.shape[-1], values, kind, order, maps.device, maps.dtype)
-    return _forgrad_chunks(torch.fft.rfft2(maps), masks, values, maps.shape[-1], chunk_size, restore)
+    n_maps, height, width = maps.shape
+    forward = [("rfft2", n_maps)]
+    with torch_threads(
+        fft_threads(maps.device, len(values) * maps.numel(), forward, height, width, maps.dtype)
+    ):
+        spectrum = torch.fft.rfft2(maps)
+    return _forgrad_chunks(spectrum, masks, values, maps.shape[-1], chunk_size, restore)
 
 
 def _forgrad_chunks(
@@ -217,4 +257,6 @@ def _forgrad_chunks(
     n_maps, height, _ = spectrum.shape
     for part in iter_chunks(len(values), chunk_size):
         out = spectrum.real.new_empty((part.stop - part.start, n_maps, height, width))
-        yield np.asarray(values[part]), restore(_inverse_into(spectrum, masks[part], out, absolute=True))
+        threads = _call_threads(tuple(out.shape[1:]), out, len(out), forward=False)
+        _inverse_into(spectrum, masks[part], out, absolute=True, threads=threads)
+        yield np.asarray(values[part]), restore(out)
