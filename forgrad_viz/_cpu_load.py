@@ -115,7 +115,7 @@ def free_cores(cores: int | None = None, **reading: object) -> int:
 
 
 #: How long a reading of :func:`recent_free_cores` is reused, in seconds.
-READING_MAX_AGE_S = 2.0
+READING_MAX_AGE_S = 1.0
 _last_reading: list[tuple[float, int]] = []
 
 

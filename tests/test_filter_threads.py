@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from forgrad_viz import _cpu_load
+from forgrad_viz import _cpu_load, _threads
 from forgrad_viz.benchmarks.load import busy_processes
 from forgrad_viz.filters import default_cutoffs, filtering, forgrad, iter_forgrad, lowpass
 from forgrad_viz.filters import threads as filter_threads
@@ -18,13 +18,13 @@ needs_two_cores = pytest.mark.skipif(_cpu_load.usable_cores() < 2, reason="needs
 @pytest.fixture
 def two_threads():
     """torch on 2 threads for the test, a fresh verdict cache, and both restored afterwards."""
-    before, cache = torch.get_num_threads(), dict(filter_threads._SAME_BITS)
+    before, cache = torch.get_num_threads(), dict(filter_threads.VERDICTS.known)
     torch.set_num_threads(2)
-    filter_threads._SAME_BITS.clear()
+    filter_threads.VERDICTS.known.clear()
     yield
     torch.set_num_threads(before)
-    filter_threads._SAME_BITS.clear()
-    filter_threads._SAME_BITS.update(cache)
+    filter_threads.VERDICTS.known.clear()
+    filter_threads.VERDICTS.known.update(cache)
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def thread_counts(monkeypatch):
 
 def _taken(monkeypatch, free: int) -> None:
     """Pretend other processes leave ``free`` cores."""
-    monkeypatch.setattr(filter_threads, "recent_free_cores", lambda: free)
+    monkeypatch.setattr(_threads, "recent_free_cores", lambda: free)
 
 
 @needs_two_cores
@@ -52,6 +52,7 @@ def test_results_are_the_same_bits_whatever_the_load(two_threads, thread_counts,
     generator = torch.Generator().manual_seed(size)
     attributions = torch.randn(40, 3, size, size, generator=generator)
     cutoffs = default_cutoffs(size, size, 16)
+    _taken(monkeypatch, free=2)
     free_machine = forgrad(attributions, cutoffs)
     chunks_free = torch.cat([maps for _, maps in iter_forgrad(attributions, cutoffs, chunk_size=6)])
     _taken(monkeypatch, free=1)
@@ -63,7 +64,7 @@ def test_results_are_the_same_bits_whatever_the_load(two_threads, thread_counts,
     assert torch.get_num_threads() == 2
     # fewer threads only where this machine's FFT was checked to give the same bits on 1 and 2 threads (a call
     # whose transforms all agree runs on 1; a call with one that differs stays on 2)
-    verdicts = list(filter_threads._SAME_BITS.values())
+    verdicts = list(filter_threads.VERDICTS.known.values())
     assert verdicts  # measured, not assumed
     assert (1 in thread_counts) == any(verdicts) and (2 in thread_counts) == (not all(verdicts))
 
@@ -105,7 +106,7 @@ def test_same_bits_refuses_a_transform_whose_bits_change_with_the_thread_count(t
 
 
 def test_torch_threads_restores_the_count_after_an_error(two_threads):
-    with pytest.raises(RuntimeError, match="inside"), filter_threads.torch_threads(1):
+    with pytest.raises(RuntimeError, match="inside"), _threads.torch_threads(1):
         assert torch.get_num_threads() == 1
         raise RuntimeError("inside")
     assert torch.get_num_threads() == 2
@@ -124,5 +125,90 @@ def test_with_real_busy_processes_the_filter_uses_one_thread_and_the_same_bits(t
         busy_machine = forgrad(attributions, cutoffs)
     _cpu_load._last_reading.clear()
     assert torch.equal(free_machine, busy_machine)
-    assert thread_counts and set(thread_counts) == ({1} if all(filter_threads._SAME_BITS.values()) else {2})
+    assert thread_counts and set(thread_counts) == (
+        {1} if all(filter_threads.VERDICTS.known.values()) else {2}
+    )
     assert torch.get_num_threads() == 2
+
+
+class _ThreadCountModel(torch.nn.Module):
+    """Logits that record the thread count they ran on; ``drift`` adds it in the last bits (as some models do)."""
+
+    def __init__(self, drift: bool) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(3 * 8 * 8, 3)
+        self.drift = drift
+        self.counts: list[int] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.counts.append(torch.get_num_threads())
+        logits = self.linear(x.flatten(1))
+        return logits + torch.get_num_threads() * 1e-6 if self.drift else logits
+
+
+@needs_two_cores
+@pytest.mark.parametrize("drift", [False, True])
+def test_metric_forward_passes_follow_the_load_only_where_bits_agree(two_threads, monkeypatch, drift):
+    from forgrad_viz.metrics import _forward, deletion
+
+    torch.manual_seed(0)
+    model = _ThreadCountModel(drift)
+    images, maps = torch.rand(8, 3, 8, 8), torch.rand(8, 8, 8)
+    _taken(monkeypatch, free=2)
+    free_machine = deletion(model, images, maps, steps=16, batch_size=4).scores
+    _taken(monkeypatch, free=1)
+    model.counts.clear()
+    busy_machine = deletion(model, images, maps, steps=16, batch_size=4).scores
+    assert (free_machine == busy_machine).all()  # the same bits whatever the load
+    assert torch.get_num_threads() == 2
+    verdicts = _forward._VERDICTS[model]
+    assert verdicts == {((4, 3, 8, 8), torch.float32, 1, 2): not drift}
+    # forward passes: the target logits (2 chunks of 4, run as they are, on 2 threads), the baseline scores (2
+    # chunks) and the curves' interior (8 images x 15 steps = 30 chunks); the first scored chunk is the probe, run
+    # on both counts
+    if drift:  # the probe's pass on 1 thread; the probe's other pass and everything else on 2
+        assert (model.counts.count(1), model.counts.count(2)) == (1, 2 + 1 + 31)
+    else:  # every scored chunk on 1 thread; the target logits and the probe's other pass on 2
+        assert (model.counts.count(1), model.counts.count(2)) == (32, 2 + 1)
+
+
+@needs_two_cores
+def test_demo_cnn_scores_under_real_load_are_the_same_bits(two_threads):
+    from forgrad_viz import models
+    from forgrad_viz.data import shapes_dataset
+    from forgrad_viz.metrics import _forward, mufidelity
+
+    model = models.load_demo("maxpool_cnn")
+    images = shapes_dataset(8, size=64, seed=3).images
+    maps = torch.rand(8, 64, 64, generator=torch.Generator().manual_seed(3))
+    _cpu_load._last_reading.clear()
+    free_machine = mufidelity(model, images, maps, n_subsets=32, batch_size=16).scores
+    with busy_processes(2):
+        time.sleep(0.3)
+        _cpu_load._last_reading.clear()
+        busy_machine = mufidelity(model, images, maps, n_subsets=32, batch_size=16).scores
+    _cpu_load._last_reading.clear()
+    assert (free_machine == busy_machine).all()
+    assert _forward._VERDICTS[model] == {((16, 3, 64, 64), torch.float32, 1, 2): True}
+    assert torch.get_num_threads() == 2
+
+
+@needs_two_cores
+def test_a_sweep_counts_the_same_forward_passes_and_scores_whatever_the_load(two_threads, monkeypatch):
+    from forgrad_viz import models
+    from forgrad_viz.data import shapes_dataset
+    from forgrad_viz.metrics import _forward
+    from forgrad_viz.sweep import sweep_cutoffs
+
+    model = models.load_demo("strided_cnn")
+    images = shapes_dataset(6, size=64, seed=5).images
+    options = dict(cutoffs=[4.0, 16.0], steps=4, mufidelity={"n_subsets": 8}, batch_size=8, progress=False)
+    _taken(monkeypatch, free=2)
+    free_machine = sweep_cutoffs(model, images, **options)
+    _taken(monkeypatch, free=1)
+    busy_machine = sweep_cutoffs(model, images, **options)
+    assert _forward._VERDICTS[model]  # the bit-for-bit checks ran (with their repeat passes)
+    assert busy_machine.params["forward_passes"] == free_machine.params["forward_passes"]
+    assert busy_machine.params["forward_passes_by_stage"] == free_machine.params["forward_passes_by_stage"]
+    for metric in free_machine.scores:
+        assert (busy_machine.scores[metric] == free_machine.scores[metric]).all()

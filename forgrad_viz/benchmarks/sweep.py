@@ -4,7 +4,8 @@
 
 - ``sweep``: :func:`forgrad_viz.sweep.sweep_cutoffs` with Deletion, Insertion and MuFidelity;
 - ``floor``: the same number of forward passes as the sweep made, at the model's best measured batch size (the
-  least time any implementation needs); ``efficiency = floor / sweep`` (1 is perfect);
+  least time any implementation needs); ``efficiency = floor / sweep`` (1 is perfect). The sweep and the floor
+  are timed in turns, after a warm-up sweep, so that a drift in the machine's speed moves both alike;
 - ``naive``: the way a sweep is written without shared work: :func:`~forgrad_viz.metrics.deletion`,
   :func:`~forgrad_viz.metrics.insertion` and :func:`~forgrad_viz.metrics.mufidelity` called once per cutoff
   (endpoints and MuFidelity's perturbed predictions recomputed every time);
@@ -70,12 +71,12 @@ def _images(name: str, n_images: int, device: torch.device) -> torch.Tensor:
     return photos[torch.arange(n_images) % photos.shape[0]].to(device)
 
 
-def _floor(model: torch.nn.Module, images: torch.Tensor, passes: int, repeats: int = 1) -> tuple[float, int]:
+def _floor(model: torch.nn.Module, images: torch.Tensor, passes: int) -> tuple[float, int]:
     """Seconds for ``passes`` forward passes at the best of a few batch sizes, and that batch size.
 
     The sizes tried include every size the sweep may choose (:func:`~forgrad_viz._utils.cpu_batch_candidates`
     of these inputs, the CUDA default) and the sizes around them; each size runs about as many input values as 512
-    images of 3 x 64 x 64 (at least two batches), is timed ``repeats`` times and its fastest time counts.
+    images of 3 x 64 x 64 (at least two batches).
     """
     from forgrad_viz._utils import cpu_batch_candidates, default_batch_size, input_key
 
@@ -88,10 +89,7 @@ def _floor(model: torch.nn.Module, images: torch.Tensor, passes: int, repeats: i
             batch = images[torch.arange(size) % images.shape[0]]
             model(batch)
             n = max(2, _FLOOR_ELEMENTS // (size * per_input))
-            seconds = min(
-                _timed(lambda b=batch, r=n: [model(b) for _ in range(r)] and _sync(b))[0]
-                for _ in range(repeats)
-            )
+            seconds = _timed(lambda b=batch, r=n: [model(b) for _ in range(r)] and _sync(b))[0]
             rate = size * n / seconds
             if rate > best_rate:
                 best_rate, best_size = rate, size
@@ -220,8 +218,8 @@ def run(
     peers : bool
         Time torchcam and Quantus when installed.
     repeats : int
-        Times the sweep and each batch size of the floor are timed; the fastest time counts (load from other
-        processes only ever adds time).
+        Rounds, each one timed sweep then one floor measurement (every batch size); the fastest of each counts
+        (load from other processes only ever adds time).
 
     Returns
     -------
@@ -249,11 +247,15 @@ def run(
     seconds: dict[str, float | None] = {}
     # warm-up (CUDA context, cuDNN/oneDNN kernels for every batch shape) so that no contender pays for it
     sweep_cutoffs(net, images, **common)
-    seconds["sweep"], sweep = min(
-        (_timed(lambda: sweep_cutoffs(net, images, **common)) for _ in range(repeats)), key=lambda t: t[0]
-    )
+    rounds = []
+    for _ in range(
+        repeats
+    ):  # the sweep and the floor take turns: a drift in the machine's speed moves both alike
+        sweep_seconds, sweep = _timed(lambda: sweep_cutoffs(net, images, **common))
+        rounds.append((sweep_seconds, *_floor(net, images, int(sweep.params["forward_passes"]))))
     passes = int(sweep.params["forward_passes"])
-    seconds["floor"], best_batch = _floor(net, images, passes, repeats)
+    seconds["sweep"] = min(sweep_seconds for sweep_seconds, _, _ in rounds)
+    seconds["floor"], best_batch = min((floor, batch) for _, floor, batch in rounds)
 
     targets = net(images).argmax(dim=1)
     attributions = explain(net, images, targets)

@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from forgrad_viz._threads import torch_threads
 from forgrad_viz._utils import check_positive_int, iter_chunks
 from forgrad_viz.filters.cutoffs import CutoffLike, _parse_cutoffs
 from forgrad_viz.filters.maps import Maps, _check_finite, _to_tensor
 from forgrad_viz.filters.masks import _IDEAL_TOLERANCE, _mask
-from forgrad_viz.filters.threads import fft_threads, torch_threads
+from forgrad_viz.filters.threads import fft_threads
 
 _CPU_TILE_BYTES = 2 * 2**20
 _CUDA_TILE_BYTES = 256 * 2**20

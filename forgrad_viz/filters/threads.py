@@ -1,56 +1,23 @@
 """The filter's FFTs on the cores other processes leave free, where the thread count does not change the bits.
 
-torch's OpenMP threads spin while they wait for each other. With more threads than free cores (other processes
-started after torch, so the wait policy chosen at import could not help), each of the filter's many short
-parallel regions waits for a thread that has no core: ``forgrad`` on 2 cores with two busy processes ran 5.8x
-slower on 2 threads. A large CPU call therefore runs on ``min(torch threads, free cores)`` threads
-(:func:`forgrad_viz._cpu_load.recent_free_cores`).
-
-The results must not depend on the machine's load, and MKL's FFT does not always give the same bits on 1 and 2
-threads (measured: inverse transforms of 16, 32 and 64-pixel maps differ in the last bit; 48 to 512 pixels,
-odd sizes included, do not). So fewer threads are used only for transforms checked to give the same bits: each
-(transform, batch, size, dtype, thread counts) is run once on seeded data at both counts and the verdict kept
-for the process. Element-wise work (mask multiply, ``abs``) is exact on any count.
+See :mod:`forgrad_viz._threads`. The FFTs of a call run on fewer threads only when every transform of the call was
+checked to give the same bits there (on seeded data of the same shape: the verdict depends on MKL's code path, not
+on the values); element-wise work (mask multiply, ``abs``) is exact on any count.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import torch
 
-from forgrad_viz._cpu_load import recent_free_cores
+from forgrad_viz._threads import SameBits, wanted_threads
 
 #: Output values from which a CPU call may run on fewer threads (smaller calls run as they are: reading the load
-#: costs a few milliseconds, at most every 2 seconds).
+#: costs a few milliseconds, at most every second).
 MIN_VALUES = 2**20
 
-_SAME_BITS: dict[tuple, bool] = {}
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run the block on ``threads`` torch threads (nothing changes when it is the current count); restore after.
-
-    Examples
-    --------
-    >>> before = torch.get_num_threads()
-    >>> with torch_threads(1):
-    ...     torch.get_num_threads()
-    1
-    >>> torch.get_num_threads() == before
-    True
-    """
-    current = torch.get_num_threads()
-    if threads == current:
-        yield
-        return
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(current)
+VERDICTS = SameBits()
 
 
 def _transform(kind: str, batch: int, height: int, width: int, dtype: torch.dtype) -> torch.Tensor:
@@ -65,21 +32,14 @@ def _transform(kind: str, batch: int, height: int, width: int, dtype: torch.dtyp
 def same_bits(kind: str, batch: int, height: int, width: int, dtype: torch.dtype, threads: int) -> bool:
     """Whether the CPU transform ``kind`` gives the same bits on ``threads`` threads as on the current count.
 
-    Checked once per process for each argument set and thread count, on seeded data.
-
     Examples
     --------
     >>> same_bits("irfft2", 4, 48, 48, torch.float32, torch.get_num_threads())
     True
     """
-    current = torch.get_num_threads()
-    key = (kind, batch, height, width, dtype, threads, current)
-    if key not in _SAME_BITS:
-        reference = _transform(kind, batch, height, width, dtype)
-        with torch_threads(threads):
-            candidate = _transform(kind, batch, height, width, dtype)
-        _SAME_BITS[key] = torch.equal(reference, candidate)
-    return _SAME_BITS[key]
+    return VERDICTS.check(
+        (kind, batch, height, width, dtype), lambda: _transform(kind, batch, height, width, dtype), threads
+    )
 
 
 def fft_threads(
@@ -117,9 +77,9 @@ def fft_threads(
     True
     """
     current = torch.get_num_threads()
-    if device.type != "cpu" or n_values < MIN_VALUES or current == 1:
+    if n_values < MIN_VALUES:
         return current
-    wanted = min(current, recent_free_cores())
+    wanted = wanted_threads(device)
     if wanted == current:
         return current
     agree = all(same_bits(kind, batch, height, width, dtype, wanted) for kind, batch in set(transforms))

@@ -8,6 +8,7 @@ synchronisation inside the loop.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from forgrad_viz._threads import same_tensors, thread_check, torch_threads, wanted_threads
 from forgrad_viz._utils import (
     BatchSizer,
     check_targets,
@@ -23,6 +25,60 @@ from forgrad_viz._utils import (
     input_key,
     preserved_model,
 )
+
+#: Per model: whether its forward pass gives the same bits on fewer threads, per (input shape, dtype, counts).
+_VERDICTS: weakref.WeakKeyDictionary[nn.Module, dict[tuple, bool]] = weakref.WeakKeyDictionary()
+
+
+class _FreeCoreForward:
+    """``model(inputs)`` for the chunks of one call, on the cores other processes leave free where bits agree.
+
+    On a free machine (or off the CPU) this is ``model(inputs)``. When other processes hold cores, chunks run on
+    fewer threads (the count follows the load, read at most every second; it changes between chunks only when the
+    load does: switching costs about a millisecond). The first chunk of each input shape on a new count also runs on
+    the full count: the outputs are compared bit for bit and the full count's is kept (that repeat pass runs in
+    :func:`~forgrad_viz._threads.thread_check`: forward counters leave it out). Where they differ
+    (EfficientNet-Lite0's do, the demo CNNs' do not) the rest of the call runs on the full count, so the scores
+    never depend on the machine's load. See :mod:`forgrad_viz._threads`.
+    """
+
+    def __init__(self, model: nn.Module, device: torch.device) -> None:
+        self.model, self.device = model, device
+        self.full = self.threads = torch.get_num_threads()
+        self.adapt = device.type == "cpu" and self.full > 1
+        self.verdicts = _VERDICTS.setdefault(model, {})
+
+    def __enter__(self) -> _FreeCoreForward:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_num_threads(self.full)
+
+    def _use(self, threads: int) -> None:
+        if threads != self.threads:
+            torch.set_num_threads(threads)
+            self.threads = threads
+
+    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.adapt:
+            self._use(wanted_threads(self.device, self.full))
+        if self.threads == self.full:
+            return self.model(inputs)
+        key = (tuple(inputs.shape), inputs.dtype, self.threads, self.full)
+        if self.verdicts.get(key) is True:
+            return self.model(inputs)
+        if key in self.verdicts:  # known to differ: the rest of the call on the full count
+            self.adapt = False
+            self._use(self.full)
+            return self.model(inputs)
+        fewer = self.model(inputs)
+        with torch_threads(self.full), thread_check():
+            reference = self.model(inputs)
+        self.verdicts[key] = same_tensors(fewer, reference)
+        if not self.verdicts[key]:
+            self.adapt = False
+            self._use(self.full)
+        return reference
 
 
 def target_logits(
@@ -62,13 +118,14 @@ def score_jobs(
         preserved_model(model),
         torch.inference_mode(),
         tqdm(total=total, desc=description, disable=not progress, leave=False) as bar,
+        _FreeCoreForward(model, device) as forward,
     ):
         while start < total:
             stop = min(start + sizer.next_size(total - start), total)
             began = time.perf_counter()
             try:
                 inputs, targets = build(jobs[start:stop])
-                out[start:stop] = class_scores(model(inputs), targets, score)
+                out[start:stop] = class_scores(forward(inputs), targets, score)
             except RuntimeError as error:
                 if sizer.back_off(error):
                     continue

@@ -9,11 +9,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from forgrad_viz._threads import in_thread_check
+
 
 class ForwardCounter:
     """Counts the images that go through ``model.forward`` (a forward hook, removed on exit).
 
-    ``listener(n, stage)``, when set, is called after every forward pass of ``n`` images during ``stage`` (the
+    The repeat passes of a bit-for-bit thread check (:func:`forgrad_viz._threads.thread_check`: at most one chunk
+    per input shape and process, only when other processes hold cores) are not counted, so that the count is the
+    protocol's and does not depend on the machine's load. ``listener(n, stage)``, when set, is called after every forward pass of ``n`` images during ``stage`` (the
     innermost :meth:`stage`, ``""`` outside any).
     """
 
@@ -26,7 +30,7 @@ class ForwardCounter:
     @contextlib.contextmanager
     def attach(self, model: nn.Module) -> Iterator[ForwardCounter]:
         def hook(_module: nn.Module, inputs: tuple, _output: Any) -> None:
-            if inputs and isinstance(inputs[0], torch.Tensor):
+            if inputs and isinstance(inputs[0], torch.Tensor) and not in_thread_check():
                 n = int(inputs[0].shape[0])
                 self.count += n
                 if self.listener is not None:
