@@ -215,3 +215,33 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_bench_policies_times_every_setting_free_then_busy_and_leaves_no_child(monkeypatch):
+    from forgrad_viz.benchmarks import policies
+
+    seen = []
+
+    def fake_child(setting: str, arguments: tuple) -> dict:
+        seen.append((setting, len(_children() - before)))
+        return {"forgrad": 1.0 + len(seen), "deletion": 2.0}
+
+    before = _children()
+    monkeypatch.setattr(policies, "_child", fake_child)
+    result = policies.run(n_maps=2, size=32, n_cutoffs=2, n_images=2, repeats=1, busy=2)
+    assert _children() == before
+    settings = list(policies.SETTINGS)
+    assert seen == [(s, 0) for s in settings] + [(s, 2) for s in settings]  # busy processes only for "busy"
+    baseline = result["seconds"]["free"]["torch defaults"]
+    assert baseline == {"forgrad": 3.0, "deletion": 2.0}  # the second fresh process
+    assert result["ratios"]["busy"]["1 thread"] == {"forgrad": 9.0 / 3.0, "deletion": 1.0}
+    report = policies.format_report(result)
+    assert "forgrad, busy" in report and "3.000 s (1.00x)" in report
+
+
+@pytest.mark.parametrize("setting", ["as shipped", "1 thread"])
+def test_bench_policies_child_process_runs_the_work(setting):
+    from forgrad_viz.benchmarks import policies
+
+    seconds = policies._child(setting, (2, 32, 2, 2, 1))
+    assert set(seconds) == {"forgrad", "deletion"} and all(t > 0 for t in seconds.values())

@@ -9,7 +9,7 @@ from typing import Any
 
 from forgrad_viz.cli.options import CliError, positive_int
 
-_BENCHMARKS = ("filter", "metrics", "sweep", "widget")
+_BENCHMARKS = ("filter", "metrics", "sweep", "widget", "policies")
 
 
 def add_parser(commands: Any) -> None:
@@ -34,7 +34,8 @@ def add_parser(commands: Any) -> None:
         "--load",
         type=positive_int,
         metavar="K",
-        help="also run the benchmark with K busy processes and print loaded/idle for every timing",
+        help="also run the benchmark with K busy processes and print loaded/idle for every timing "
+        "(policies: the number of busy processes started before its loaded runs)",
     )
     bench.add_argument("--json", metavar="OUT", help="also write the result as JSON to OUT")
     bench.set_defaults(func=run)
@@ -64,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
     if ignored:
         raise CliError(f"bench {args.name} does not take --{ignored[0].replace('_', '-')}")
     options = {k: v for k, v in requested.items() if v is not None}
-    if args.load:
+    if args.load and "busy" in accepted:  # the benchmark starts its busy processes itself
+        options["busy"] = args.load
+        result = module.run(**options)
+        print(module.format_report(result))
+    elif args.load:
         from forgrad_viz.benchmarks.load import format_load_report, run_under_load
 
         measured = run_under_load(lambda: module.run(**options), args.load)
