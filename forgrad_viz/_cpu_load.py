@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 #: Readings per estimate and the pause between them.
-SAMPLES = 7
+SAMPLES = 5
 INTERVAL_S = 0.0005
 
 LOADAVG = Path("/proc/loadavg")

@@ -245,3 +245,17 @@ def test_bench_policies_child_process_runs_the_work(setting):
 
     seconds = policies._child(setting, (2, 32, 2, 2, 1))
     assert set(seconds) == {"forgrad", "deletion"} and all(t > 0 for t in seconds.values())
+
+
+def test_bench_metrics_and_sweep_report_floor_ratios_of_the_rounds_they_timed():
+    from forgrad_viz.benchmarks import metrics as metrics_bench
+    from forgrad_viz.benchmarks import sweep as sweep_bench
+
+    result = metrics_bench.run(n_images=2, steps=2, n_subsets=2, peer_images=1, batch_sizes=(16,), repeats=2)
+    assert result["forward_passes"] == 2 * (2 * (2 + 1) + 2 + 1)
+    assert result["ratio"] == result["floor_s"] / result["ours_s"] and result["repeats"] == 2
+    assert result["first_call_s"] == sum(result["first_call_parts_s"].values()) > 0
+    assert "first call:" in metrics_bench.format_report(result)
+    swept = sweep_bench.run(n_images=2, n_cutoffs=2, steps=2, n_subsets=4, peers=False, repeats=2)
+    assert swept["efficiency"] == swept["seconds"]["floor"] / swept["seconds"]["sweep"] > 0
+    assert swept["settings"]["repeats"] == 2 and swept["forward_passes"] > 0

@@ -16,8 +16,12 @@ needs_two_cores = pytest.mark.skipif(_cpu_load.usable_cores() < 2, reason="needs
 
 
 @pytest.fixture
-def two_threads():
-    """torch on 2 threads for the test, a fresh verdict cache, and both restored afterwards."""
+def two_threads(monkeypatch):
+    """torch on 2 spinning threads for the test, a fresh verdict cache, and both restored afterwards.
+
+    (``import forgrad_viz`` on a busy machine sets ``OMP_WAIT_POLICY=PASSIVE``, under which counts never drop.)
+    """
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     before, cache = torch.get_num_threads(), dict(filter_threads.VERDICTS.known)
     torch.set_num_threads(2)
     filter_threads.VERDICTS.known.clear()
@@ -84,6 +88,9 @@ def test_fewer_threads_only_when_cores_are_taken_and_the_call_is_large(
     )
     lowpass(maps, [4.0, 8.0])
     assert thread_counts == [1, 1]  # forward and inverse transforms (224 x 224 gives the same bits here)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")  # sleeping threads: more of them get more of the machine
+    assert filter_threads.fft_threads(cpu, 2**24, [("irfft2", 4)], 224, 224, torch.float64) == 2
+    monkeypatch.delenv("OMP_WAIT_POLICY")
     torch.set_num_threads(1)
     assert filter_threads.fft_threads(cpu, 2**24, [("irfft2", 4)], 224, 224, torch.float64) == 1
 

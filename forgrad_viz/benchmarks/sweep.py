@@ -4,8 +4,8 @@
 
 - ``sweep``: :func:`forgrad_viz.sweep.sweep_cutoffs` with Deletion, Insertion and MuFidelity;
 - ``floor``: the same number of forward passes as the sweep made, at the model's best measured batch size (the
-  least time any implementation needs); ``efficiency = floor / sweep`` (1 is perfect). The sweep and the floor
-  are timed in turns, after a warm-up sweep, so that a drift in the machine's speed moves both alike;
+  least time any implementation needs), timed in full; ``efficiency = floor / sweep`` (1 is perfect). The sweep
+  and the floor are timed in turns, after a warm-up sweep, so that a drift in the machine's speed moves both alike;
 - ``naive``: the way a sweep is written without shared work: :func:`~forgrad_viz.metrics.deletion`,
   :func:`~forgrad_viz.metrics.insertion` and :func:`~forgrad_viz.metrics.mufidelity` called once per cutoff
   (endpoints and MuFidelity's perturbed predictions recomputed every time);
@@ -71,8 +71,8 @@ def _images(name: str, n_images: int, device: torch.device) -> torch.Tensor:
     return photos[torch.arange(n_images) % photos.shape[0]].to(device)
 
 
-def _floor(model: torch.nn.Module, images: torch.Tensor, passes: int) -> tuple[float, int]:
-    """Seconds for ``passes`` forward passes at the best of a few batch sizes, and that batch size.
+def _best_batch_size(model: torch.nn.Module, images: torch.Tensor) -> int:
+    """The fastest of a few batch sizes (input values per second) for forward passes of inputs like ``images``.
 
     The sizes tried include every size the sweep may choose (:func:`~forgrad_viz._utils.cpu_batch_candidates`
     of these inputs, the CUDA default) and the sizes around them; each size runs about as many input values as 512
@@ -90,10 +90,20 @@ def _floor(model: torch.nn.Module, images: torch.Tensor, passes: int) -> tuple[f
             model(batch)
             n = max(2, _FLOOR_ELEMENTS // (size * per_input))
             seconds = _timed(lambda b=batch, r=n: [model(b) for _ in range(r)] and _sync(b))[0]
-            rate = size * n / seconds
-            if rate > best_rate:
-                best_rate, best_size = rate, size
-    return passes / best_rate, best_size
+            if size * n / seconds > best_rate:
+                best_rate, best_size = size * n / seconds, size
+    return best_size
+
+
+def _floor(model: torch.nn.Module, images: torch.Tensor, passes: int, batch_size: int) -> float:
+    """Seconds of ``passes`` forward passes in batches of ``batch_size`` (the last one smaller), nothing else.
+
+    Timed in full, not extrapolated from a short run: the fastest of several short runs would flatter the floor.
+    """
+    batch = images[torch.arange(batch_size) % images.shape[0]]
+    sizes = [batch_size] * (passes // batch_size) + ([passes % batch_size] if passes % batch_size else [])
+    with torch.inference_mode():
+        return _timed(lambda: [model(batch[:size]) for size in sizes] and _sync(batch))[0]
 
 
 def _sync(tensor: torch.Tensor) -> None:
@@ -198,7 +208,7 @@ def run(
     model: str = "maxpool_cnn",
     batch_size: int | None = None,
     peers: bool = True,
-    repeats: int = 2,
+    repeats: int = 3,
 ) -> dict[str, Any]:
     """Time a sweep, its forward-pass floor and the per-cutoff baselines (see the module docstring).
 
@@ -218,8 +228,8 @@ def run(
     peers : bool
         Time torchcam and Quantus when installed.
     repeats : int
-        Rounds, each one timed sweep then one floor measurement (every batch size); the fastest of each counts
-        (load from other processes only ever adds time).
+        Rounds, each one timed sweep then one timed floor; the fastest of each counts (load from other processes
+        only ever adds time).
 
     Returns
     -------
@@ -247,16 +257,16 @@ def run(
     seconds: dict[str, float | None] = {}
     # warm-up (CUDA context, cuDNN/oneDNN kernels for every batch shape) so that no contender pays for it
     sweep_cutoffs(net, images, **common)
+    best_batch = _best_batch_size(net, images)
     rounds = []
     for _ in range(
         repeats
     ):  # the sweep and the floor take turns: a drift in the machine's speed moves both alike
         sweep_seconds, sweep = _timed(lambda: sweep_cutoffs(net, images, **common))
-        rounds.append((sweep_seconds, *_floor(net, images, int(sweep.params["forward_passes"]))))
+        rounds.append((sweep_seconds, _floor(net, images, int(sweep.params["forward_passes"]), best_batch)))
     passes = int(sweep.params["forward_passes"])
-    seconds["sweep"] = min(sweep_seconds for sweep_seconds, _, _ in rounds)
-    seconds["floor"], best_batch = min((floor, batch) for _, floor, batch in rounds)
-
+    seconds["sweep"] = min(sweep_seconds for sweep_seconds, _ in rounds)
+    seconds["floor"] = min(floor for _, floor in rounds)
     targets = net(images).argmax(dim=1)
     attributions = explain(net, images, targets)
     filtered = [attributions.mean(dim=1).abs(), *forgrad(attributions, cutoffs)]
