@@ -18,8 +18,10 @@ The public names are imported on first use, so ``import forgrad_viz`` and ``forg
 Importing forgrad_viz before torch on a machine that is busy at that moment sets ``OMP_WAIT_POLICY=PASSIVE``
 (unless you set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``): torch's OpenMP threads then sleep between parallel
 regions instead of spinning, so work degrades gracefully when other processes share the cores. On a free machine
-torch's default (spinning, faster there) is kept. See :mod:`forgrad_viz._wait_policy`; when torch is imported
-first, set ``OMP_WAIT_POLICY`` in the environment before starting Python.
+torch's default (spinning, faster there) is kept. When load arrives later (or torch was imported first), the
+filter and the metrics' forward passes run on the cores other processes leave free, wherever that was checked to
+give the same bits (:mod:`forgrad_viz._threads`). See :mod:`forgrad_viz._wait_policy`; to choose the policy yourself
+when torch is imported first, set ``OMP_WAIT_POLICY`` in the environment before starting Python.
 """
 
 from __future__ import annotations
