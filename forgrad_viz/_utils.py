@@ -40,7 +40,7 @@ CPU_BATCH_CANDIDATES = (16, 32, 64, 128, 256)
 CPU_CHUNK_ELEMENTS = 256 * 3 * 64 * 64
 _CPU_BATCH_LADDER = (1, 2, 4, 8, *CPU_BATCH_CANDIDATES)
 #: Timed chunks of each size kept by the CPU measurement (see :class:`BatchSizer`); its fastest chunk counts.
-TUNING_ROUNDS = 2
+TUNING_ROUNDS = 3
 #: The CPU measurement's ascending sweep ends at a size this many times slower per input than a smaller one.
 TUNING_STOP = 1.3
 _TUNED_CPU_BATCH: weakref.WeakKeyDictionary[nn.Module, dict[tuple, int]] = weakref.WeakKeyDictionary()

@@ -328,9 +328,9 @@ def test_cpu_batch_size_is_measured_and_remembered():
     images, maps = images_and_maps(n=2)
     key = ((3, 12, 12), torch.float64, torch.get_num_threads())
     assert model not in _utils._TUNED_CPU_BATCH
-    auto = fm.mufidelity(model, images, maps, grid_size=4, n_subsets=800)  # 1600 jobs: enough to measure
+    auto = fm.mufidelity(model, images, maps, grid_size=4, n_subsets=1600)  # 3200 jobs: enough to measure
     assert _utils._TUNED_CPU_BATCH[model][key] in _utils.CPU_BATCH_CANDIDATES
-    explicit = fm.mufidelity(model, images, maps, grid_size=4, n_subsets=800, batch_size=5)
+    explicit = fm.mufidelity(model, images, maps, grid_size=4, n_subsets=1600, batch_size=5)
     np.testing.assert_allclose(auto.scores, explicit.scores, rtol=0, atol=1e-12)
 
 
@@ -349,19 +349,20 @@ def test_cpu_batch_sizer_skips_warm_up_and_keeps_each_sizes_fastest_round():
     model = nn.Linear(1, 1)
     key = ((3, 8, 8), torch.float32, 1)
     sizer = _utils.BatchSizer(model, None, torch.device("cpu"), key)
-    assert _utils.CPU_BATCH_CANDIDATES == (16, 32, 64, 128, 256) and _utils.TUNING_ROUNDS == 2
+    assert _utils.CPU_BATCH_CANDIDATES == (16, 32, 64, 128, 256) and _utils.TUNING_ROUNDS == 3
     # per size: warm-up chunk, timed chunk(s); the warm-up (first) would make 64 look fastest, a burst of load
     # slows 32's first timed chunk (so it is timed again before the sweep may end), and 32's best is the fastest
     per_input = {
-        16: [1.0, 1.0, 1.0],
-        32: [2.0, 9.0, 0.45],
-        64: [0.01, 0.5, 0.5],
-        128: [1.0, 0.55, 0.55],
-        256: [1.0, 0.58, 0.58],
+        16: [1.0, 1.0, 1.0, 1.0],
+        32: [2.0, 9.0, 0.45, 0.6],
+        64: [0.01, 0.5, 0.5, 0.5],
+        128: [1.0, 0.55, 0.55, 0.55],
+        256: [1.0, 0.58, 0.58, 0.58],
     }
     seen = _drive(sizer, per_input)
     sweep = [16, 16, 32, 32, 32, 64, 64, 128, 128, 256, 256]
-    assert seen == [*sweep, 16, 64, 128, 256]  # then a timed round of the sizes timed once, interleaved
+    # then timed rounds, interleaved, until every size kept has TUNING_ROUNDS timed chunks
+    assert seen == [*sweep, 16, 64, 128, 256, 16, 32, 64, 128, 256]
     assert sizer.next_size() == 32
     assert sizer.timings == {}
     assert _utils._TUNED_CPU_BATCH[model][key] == 32
@@ -377,10 +378,10 @@ def test_cpu_batch_sizer_stops_the_sweep_once_sizes_get_slower():
     key = ((3, 8, 8), torch.float32, 1)
     sizer = _utils.BatchSizer(model, None, torch.device("cpu"), key)
     # 64 is slower than 32 by more than TUNING_STOP twice in a row: 128 and 256 are never run
-    per_input = {16: [1.0, 1.0, 0.9], 32: [1.0, 0.8, 0.7], 64: [1.0, 1.2, 1.1], 128: [], 256: []}
+    per_input = {16: [1.0, 1.0, 0.9, 0.95], 32: [1.0, 0.8, 0.7, 0.75], 64: [1.0, 1.2, 1.1], 128: [], 256: []}
     assert 1.1 > _utils.TUNING_STOP * 0.8
     seen = _drive(sizer, per_input)
-    assert seen == [16, 16, 32, 32, 64, 64, 64, 16, 32]
+    assert seen == [16, 16, 32, 32, 64, 64, 64, 16, 32, 16, 32]
     assert _utils._TUNED_CPU_BATCH[model][key] == 32
 
 
@@ -397,8 +398,8 @@ def test_cpu_batch_measurement_is_shared_across_calls_and_fits_each_calls_work()
     assert first.next_size(20) == 16  # 32 does not fit: the fastest size so far
     second = _utils.BatchSizer(model, None, torch.device("cpu"), key)  # a later call goes on where it was
     assert second.tuning is first.tuning and second.next_size(1000) == 32
-    per_input = {32: [0.1, 0.1], 64: [1.0, 1.0, 1.0], 16: [0.5]}
-    assert _drive(second, per_input, remaining=1000) == [32, 64, 64, 64, 16, 32]
+    per_input = {32: [0.1, 0.1, 0.1], 64: [1.0, 1.0, 1.0], 16: [0.5, 0.5]}
+    assert _drive(second, per_input, remaining=1000) == [32, 64, 64, 64, 16, 32, 16, 32]
     assert _utils._TUNED_CPU_BATCH[model][key] == 32
     assert first.next_size(1000) == 32  # the measurement finished by another call is used
 
