@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from forgrad_viz._cpu_load import usable_cores
 from forgrad_viz._utils import check_positive_int
 
 __all__ = ["busy_processes", "format_load_report", "loaded_over_idle", "run_under_load", "timings"]
@@ -155,7 +156,7 @@ def format_load_report(measured: dict[str, Any]) -> str:
     >>> print(format_load_report(run_under_load(lambda: {"ours_s": 1.0}, 1)))  # doctest: +ELLIPSIS
     under load: 1 busy process(es), ...
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = usable_cores()
     lines = [
         f"under load: {measured['load']} busy process(es), {cores} cores, 1-min load average "
         f"{_fmt(measured['loadavg_idle'])} after the idle run, {_fmt(measured['loadavg_loaded'])} loaded",

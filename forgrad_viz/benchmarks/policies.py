@@ -26,6 +26,7 @@ import sys
 import time
 from typing import Any
 
+from forgrad_viz._cpu_load import usable_cores
 from forgrad_viz._utils import check_positive_int
 from forgrad_viz.benchmarks.load import busy_processes
 
@@ -156,7 +157,7 @@ def run(
         "repeats": repeats,
         "busy": busy,
         "rounds": rounds,
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cores": usable_cores(),
     }
     return {"settings": settings, "seconds": seconds, "ratios": ratios}
 

@@ -64,14 +64,19 @@ def _batch(tile: tuple[slice, slice]) -> int:
 
 
 def _inverse_into(
-    spectrum: torch.Tensor, masks: torch.Tensor, out: torch.Tensor, absolute: bool, threads: int
+    spectrum: torch.Tensor,
+    masks: torch.Tensor,
+    out: torch.Tensor,
+    absolute: bool,
+    tiles: list[tuple[slice, slice]],
+    threads: int,
 ) -> torch.Tensor:
     """Fill ``out`` (S, B, H, W) with ``irfft2(spectrum * masks[s])`` (then ``abs``) tile by tile.
 
-    ``spectrum`` is (B, H, W//2+1) complex, ``masks`` (S, H, W//2+1) real; ``threads`` from :func:`fft_threads`.
+    ``spectrum`` is (B, H, W//2+1) complex, ``masks`` (S, H, W//2+1) real; ``tiles`` from :func:`_tiles`,
+    ``threads`` from :func:`_call_threads`.
     """
-    n_cutoffs, n_maps, height, width = out.shape
-    tiles = _tiles(n_cutoffs, (n_maps, height, width), out)
+    height, width = out.shape[-2:]
     widest = max(cut.stop - cut.start for cut, _ in tiles), max(part.stop - part.start for _, part in tiles)
     buffer = spectrum.new_empty((*widest, *spectrum.shape[1:]))
     with torch_threads(threads):
@@ -85,13 +90,13 @@ def _inverse_into(
     return out
 
 
-def _call_threads(maps_shape: tuple[int, ...], maps: torch.Tensor, n_cutoffs: int, forward: bool) -> int:
-    """:func:`fft_threads` for filtering (B, H, W) maps like ``maps`` at ``n_cutoffs`` cutoffs.
+def _call_threads(maps: torch.Tensor, n_cutoffs: int, tiles: list[tuple[slice, slice]], forward: bool) -> int:
+    """:func:`fft_threads` for filtering (B, H, W) ``maps`` (or maps like them) at ``n_cutoffs`` cutoffs in ``tiles``.
 
     ``forward`` includes their forward FFT.
     """
-    n_maps, height, width = maps_shape
-    transforms = [("irfft2", _batch(tile)) for tile in _tiles(n_cutoffs, maps_shape, maps)]
+    n_maps, height, width = maps.shape[-3:]
+    transforms = [("irfft2", _batch(tile)) for tile in tiles]
     if forward:
         transforms.append(("rfft2", n_maps))
     return fft_threads(
@@ -142,11 +147,12 @@ def _filter(
     *batch, height, width = tensor.shape
     masks = _mask(height, width, cutoffs, kind, order, tensor.device, tensor.dtype)
     maps = tensor.reshape(-1, height, width)
-    threads = _call_threads(tuple(maps.shape), maps, len(cutoffs), forward=True)
+    tiles = _tiles(len(cutoffs), tuple(maps.shape), maps)
+    threads = _call_threads(maps, len(cutoffs), tiles, forward=True)
     with torch_threads(threads):
         spectrum = torch.fft.rfft2(maps)
     out = tensor.new_empty((len(cutoffs), maps.shape[0], height, width))
-    _inverse_into(spectrum, masks, out, absolute, threads)
+    _inverse_into(spectrum, masks, out, absolute, tiles, threads)
     return out.reshape(len(cutoffs), *batch, height, width)
 
 
@@ -258,6 +264,7 @@ def _forgrad_chunks(
     n_maps, height, _ = spectrum.shape
     for part in iter_chunks(len(values), chunk_size):
         out = spectrum.real.new_empty((part.stop - part.start, n_maps, height, width))
-        threads = _call_threads(tuple(out.shape[1:]), out, len(out), forward=False)
-        _inverse_into(spectrum, masks[part], out, absolute=True, threads=threads)
+        tiles = _tiles(len(out), tuple(out.shape[1:]), out)
+        threads = _call_threads(out, len(out), tiles, forward=False)
+        _inverse_into(spectrum, masks[part], out, True, tiles, threads)
         yield np.asarray(values[part]), restore(out)
