@@ -34,6 +34,10 @@ spectrum_plot
     The spectrum plot of :class:`ForgradExplorer`, redrawn by blitting.
 rendering
     Images and colour-mapped heatmaps as PNG bytes for ``ipywidgets.Image``.
+sweep_browser
+    :class:`SweepBrowser` (a saved sweep's images by held-out gain; maps and curves of the best and worst).
+browser_data
+    The browser's ranking and its maps and curves, computed once at construction.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from forgrad_viz.widgets.rendering import CMAPS as CMAPS
 from forgrad_viz.widgets.rendering import DISPLAY_PX as DISPLAY_PX
 from forgrad_viz.widgets.rendering import heatmap_rgb as heatmap_rgb
 from forgrad_viz.widgets.rendering import image_rgb as image_rgb
+from forgrad_viz.widgets.sweep_browser import SweepBrowser
 
 # the explorers are the public API; the constants and colour helpers above stay importable from here as well
-__all__ = ["AliasingExplorer", "CutoffCurveExplorer", "ForgradExplorer"]
+__all__ = ["AliasingExplorer", "CutoffCurveExplorer", "ForgradExplorer", "SweepBrowser"]
