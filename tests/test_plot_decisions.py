@@ -127,15 +127,15 @@ def _panels(fig: Figure, n_rows: int, n_cols: int) -> np.ndarray:
 
 def test_before_after_marks_the_sigma_star_column() -> None:
     images, attributions = make_maps(2, size=16)
-    fig = plot.before_after(images, attributions, [2, 4, 8], best_cutoff=4.0)
+    fig = plot.before_after(images, attributions, [2, 4, 8], best_cutoff=4.0, chosen_by="insertion")
     axes = _panels(fig, 2, 5)
-    assert [a.get_title() for a in axes[0]] == ["image", "raw", "σ = 2", "σ* = 4", "σ = 8"]
+    assert [a.get_title() for a in axes[0]] == ["image", "raw", "σ = 2", "σ* (Insertion)\nσ = 4", "σ = 8"]
     framed = [
         col for col in range(5) if all(a.spines["left"].get_linewidth() > 2 for a in axes[:, col])
     ]  # fmt: skip
     assert framed == [3]
     with pytest.raises(ValueError, match=r"best_cutoff must be one of the cutoffs \[2.0, 4.0, 8.0\]"):
-        plot.before_after(images, attributions, [2, 4, 8], best_cutoff=5.0)
+        plot.before_after(images, attributions, [2, 4, 8], best_cutoff=5.0, chosen_by="insertion")
 
 
 @pytest.mark.parametrize("normalization", ["row", "figure"])

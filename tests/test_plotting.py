@@ -119,6 +119,7 @@ def _before_after_sigma_star_case() -> Figure:
             *make_maps(2),
             [0.5, 2, 6],
             best_cutoff=2,
+            chosen_by="deletion",
             normalization="row",
             colorbar=True,
             method_name="saliency",
@@ -283,6 +284,21 @@ def test_before_after_rejects_mismatched_shapes(
 ) -> None:
     with pytest.raises(ValueError, match=match):
         plot.before_after(images, attributions, 4.0)
+
+
+def test_before_after_names_the_metric_that_chose_sigma_star() -> None:
+    images, attributions = make_maps(1, size=16)
+    best = make_sweep().best_cutoff("deletion", n_boot=50)  # a BestCutoff brings its metric
+    fig = plot.before_after(images, attributions, [2.0, best.cutoff, 32.0], best_cutoff=best)
+    assert fig.axes[3].get_title() == f"σ* (Deletion)\nσ = {best.cutoff:.3g}"
+    fig = plot.before_after(images, attributions, [2.0, 4.0], best_cutoff=4.0, chosen_by="mufidelity")
+    assert fig.axes[3].get_title() == "σ* (MuFidelity)\nσ = 4"
+    with pytest.raises(ValueError, match="chosen_by must name the metric"):
+        plot.before_after(images, attributions, [2.0, 4.0], best_cutoff=4.0)
+    with pytest.raises(ValueError, match="chosen_by is 'insertion' but best_cutoff was chosen by 'deletion'"):
+        plot.before_after(images, attributions, [2.0, best.cutoff], best_cutoff=best, chosen_by="insertion")
+    with pytest.raises(ValueError, match="pass best_cutoff too"):
+        plot.before_after(images, attributions, [2.0, 4.0], chosen_by="insertion")
 
 
 def test_before_after_rejects_bad_cutoffs_and_options() -> None:

@@ -112,6 +112,7 @@ def _figures(comparison: Any, inputs: Any, figures: Path, formats: tuple[str, ..
             _shown_cutoffs(sigma, sweep.cutoffs),
             method_name=f"{method}, {name}",
             best_cutoff=sigma,
+            chosen_by=metric,
             normalization="row",
             colorbar=True,
         )

@@ -25,6 +25,7 @@ from forgrad_viz.filters import forgrad
 from forgrad_viz.palette import DIVERGING_CMAP, OKABE_ITO, SEQUENTIAL_CMAP
 from forgrad_viz.plot._figure import _grid, _single_axes, _width
 from forgrad_viz.plot._inputs import _as_array
+from forgrad_viz.plot._labels import _metric_label
 
 
 def color_limits(map: Any, signed: bool, clip_percentile: float = 99.0) -> tuple[float, float]:
@@ -272,12 +273,30 @@ def _constant_note(ax: Axes, cutoff: float | None, lowest: float) -> None:
     )
 
 
+def _best_choice(best_cutoff: Any, chosen_by: str | None) -> tuple[float | None, str | None]:
+    """sigma* and the metric that chose it, from a number and ``chosen_by`` or from a ``BestCutoff``."""
+    if best_cutoff is None:
+        if chosen_by is not None:
+            raise ValueError("chosen_by names the metric that chose best_cutoff; pass best_cutoff too")
+        return None, None
+    metric = getattr(best_cutoff, "metric", None)
+    if metric is not None:  # a BestCutoff of CutoffSweep.best_cutoff(metric): it knows its metric
+        if chosen_by is not None and chosen_by != metric:
+            raise ValueError(f"chosen_by is {chosen_by!r} but best_cutoff was chosen by {metric!r}")
+        return check_finite_number(best_cutoff.cutoff, "best_cutoff", positive=True), metric
+    if not isinstance(chosen_by, str) or not chosen_by:
+        raise ValueError(
+            "chosen_by must name the metric that chose best_cutoff (e.g. chosen_by='insertion'), or pass "
+            "best_cutoff=sweep.best_cutoff(metric)"
+        )
+    return check_finite_number(best_cutoff, "best_cutoff", positive=True), chosen_by
+
+
 def _best_column(best_cutoff: float | None, cutoffs: list[float]) -> int | None:
     """Index among the cutoffs of ``best_cutoff`` (None: no column marked)."""
     if best_cutoff is None:
         return None
-    value = check_finite_number(best_cutoff, "best_cutoff", positive=True)
-    matches = [i for i, c in enumerate(cutoffs) if np.isclose(c, value, rtol=1e-9, atol=0.0)]
+    matches = [i for i, c in enumerate(cutoffs) if np.isclose(c, best_cutoff, rtol=1e-9, atol=0.0)]
     if not matches:
         raise ValueError(f"best_cutoff must be one of the cutoffs {cutoffs}; got {best_cutoff}")
     return matches[0]
@@ -294,9 +313,10 @@ def _shared_limits(
     return [color_limits(shown, signed=False, clip_percentile=clip_percentile)] * shown.shape[0]
 
 
-def _mark_best(axes: np.ndarray, column: int, cutoff: float) -> None:
-    """Title the sigma* column ``σ* = ...`` and frame its panels."""
-    axes[0, column].set_title(f"σ* = {cutoff:.3g}", color=_BEST_COLOR, fontweight="bold")
+def _mark_best(axes: np.ndarray, column: int, cutoff: float, metric: str) -> None:
+    """Title the sigma* column ``σ* (Metric)`` over ``σ = ...`` and frame its panels."""
+    name = _metric_label(metric).split(" ")[0]  # "Insertion AUC" -> "Insertion"
+    axes[0, column].set_title(f"σ* ({name})\nσ = {cutoff:.3g}", color=_BEST_COLOR, fontweight="bold")
     for panel in axes[:, column]:
         for spine in panel.spines.values():
             spine.set(visible=True, edgecolor=_BEST_COLOR, linewidth=2.5)
@@ -351,7 +371,8 @@ def before_after(
     clip_percentile: float = 99.0,
     normalization: str = "panel",
     overlay: bool = False,
-    best_cutoff: float | None = None,
+    best_cutoff: Any = None,
+    chosen_by: str | None = None,
     colorbar: bool = False,
     ax: Any = None,
     figsize: tuple[float, float] | None = None,
@@ -361,10 +382,11 @@ def before_after(
     The raw column is the paper's unfiltered map ``|mean over channels|`` (:func:`raw_map`); the filtered columns
     are ``forgrad_viz.filters.forgrad(attributions, cutoffs, kind=kind, order=order)``. Both are unsigned and drawn
     with the sequential colour map. ``best_cutoff`` (one of ``cutoffs``, typically sigma* from
-    :meth:`CutoffSweep.best_cutoff`) titles its column ``σ* = ...`` and frames its panels. A constant map (up to
-    rounding, :func:`is_constant`) gets a note in its panel instead of a silent flat colour; when an ideal cutoff
-    below the lowest non-zero frequency (1 cycle per image on square maps) caused it, the note says that only the
-    mean survives.
+    :meth:`CutoffSweep.best_cutoff`) frames its column's panels and titles it ``σ* (Insertion)`` over
+    ``σ = ...``, naming the metric that chose it (``chosen_by``, or the metric of a ``BestCutoff``). A constant
+    map (up to rounding, :func:`is_constant`) gets a note in its panel instead of a silent flat colour; when an
+    ideal cutoff below the lowest non-zero frequency (1 cycle per image on square maps) caused it, the note says
+    that only the mean survives.
 
     Normalisation: with ``normalization="panel"`` each map spans ``[min, P]`` of its own values, ``P`` its
     ``clip_percentile``-th percentile (compares shapes; filtering lowers peak values, which this hides); with
@@ -392,8 +414,12 @@ def before_after(
         Colour limits per map, shared by each row, or shared by the whole figure.
     overlay : bool
         Draw the maps over a greyscale copy of the image.
-    best_cutoff : float, optional
-        The cutoff to mark as sigma*; must be one of ``cutoffs``.
+    best_cutoff : float or BestCutoff, optional
+        The cutoff to mark as sigma*; must be one of ``cutoffs``. A ``BestCutoff``
+        (:meth:`CutoffSweep.best_cutoff`) brings the metric that chose it.
+    chosen_by : str, optional
+        The metric that chose ``best_cutoff`` (``"insertion"``, ...), shown in the column's title; needed when
+        ``best_cutoff`` is a number.
     colorbar : bool
         Draw the shared colour bar(s) right of the maps (``normalization`` ``"row"`` or ``"figure"``).
     ax : array of matplotlib.axes.Axes, optional
@@ -410,9 +436,10 @@ def before_after(
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> fig = before_after(rng.random((2, 3, 32, 32)), rng.normal(size=(2, 3, 32, 32)), [4, 8], best_cutoff=4)
+    >>> fig = before_after(rng.random((2, 3, 32, 32)), rng.normal(size=(2, 3, 32, 32)), [4, 8], best_cutoff=4,
+    ...                    chosen_by="insertion")
     >>> len(fig.axes), fig.axes[2].get_title()
-    (8, 'σ* = 4')
+    (8, 'σ* (Insertion)\\nσ = 4')
     """
     images = _images_nchw(images)
     maps = _attributions(attributions, images.shape[0])
@@ -424,7 +451,8 @@ def before_after(
             "colorbar=True needs one normalisation shared by the maps: pass normalization='row' or 'figure'"
         )
     cutoff_values = _cutoff_list(cutoffs)
-    best = _best_column(best_cutoff, cutoff_values)
+    sigma_star, metric = _best_choice(best_cutoff, chosen_by)
+    best = _best_column(sigma_star, cutoff_values)
     filtered = np.asarray(forgrad(maps, cutoff_values, kind=kind, order=order))  # (S, N, H, W)
     shown = np.concatenate([raw_map(maps)[:, None], np.moveaxis(filtered, 0, 1)], axis=1)  # (N, 1 + S, H, W)
     n_rows, n_cols = images.shape[0], 2 + len(cutoff_values)
@@ -437,7 +465,7 @@ def before_after(
     for col, text in enumerate(["image", "raw", *(f"σ = {c:.3g}" for c in cutoff_values)]):
         axes[0, col].set_title(text)
     if best is not None:
-        _mark_best(axes, 2 + best, cutoff_values[best])
+        _mark_best(axes, 2 + best, cutoff_values[best], metric)
     if colorbar:
         _shared_colorbars(fig, axes, normalization)
     if ax is None and method_name is not None:
