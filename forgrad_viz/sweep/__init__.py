@@ -73,21 +73,21 @@ The machinery, in the order the imports flow:
 - ``progress``: the progress bar of forward passes.
 - ``scoring``: scoring a block's maps with every metric (``Scorer``); the unfiltered map.
 - ``checkpoint``: checkpoint I/O (finished units of work appended to a JSON Lines file) and the signature.
+- ``arguments``: validation of the entry points' arguments (``Settings``); :data:`SEARCHES`,
+  :data:`DEFAULT_REFERENCES`.
 - ``sweeper``: the units of work on one model: a method's maps, chunks of cutoffs, rounds, score tables.
-- ``search``: the ``"grid"`` and ``"refine"`` (golden-section) searches over the cutoff grid; :data:`SEARCHES`.
-- ``arguments``: validation of the entry points' arguments (``Settings``); :data:`DEFAULT_REFERENCES`.
+- ``search``: the ``"grid"`` and ``"refine"`` (golden-section) searches over the cutoff grid.
 - ``per_model``: one model's searches and references, assembled as CutoffSweeps.
 """
 
 from __future__ import annotations
 
 from forgrad_viz.sweep.architecture_comparison import compare_architectures
-from forgrad_viz.sweep.arguments import DEFAULT_REFERENCES
+from forgrad_viz.sweep.arguments import DEFAULT_REFERENCES, SEARCHES
 from forgrad_viz.sweep.blocks import DEFAULT_BLOCK_SIZE as DEFAULT_BLOCK_SIZE
 from forgrad_viz.sweep.cutoff_sweep import sweep_cutoffs
 from forgrad_viz.sweep.distributed import distributed_session, rank_info
 from forgrad_viz.sweep.protocol import DEFAULT_METRICS
-from forgrad_viz.sweep.search import SEARCHES
 
 __all__ = [
     "DEFAULT_METRICS",

@@ -15,8 +15,9 @@ from forgrad_viz._utils import check_choice, check_positive_int
 from forgrad_viz.attribution import METHODS
 from forgrad_viz.filters import KINDS, default_cutoffs, forgrad
 from forgrad_viz.sweep.protocol import Protocol, check_protocol
-from forgrad_viz.sweep.search import SEARCHES
 
+#: Search strategies of :func:`~forgrad_viz.sweep.sweep_cutoffs` (run by :mod:`~forgrad_viz.sweep.search`).
+SEARCHES: tuple[str, ...] = ("grid", "refine")
 #: Black-box references scored (unfiltered) by :func:`~forgrad_viz.sweep.compare_architectures` by default.
 DEFAULT_REFERENCES: tuple[str, ...] = ("rise", "occlusion")
 #: The arguments of both entry points that :func:`check_settings` validates (:func:`shared_arguments`).

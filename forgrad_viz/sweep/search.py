@@ -1,4 +1,7 @@
-"""Search strategies over the cutoff grid: ``"grid"`` scores every cutoff, ``"refine"`` a golden-section search."""
+"""Search strategies over the cutoff grid: ``"grid"`` scores every cutoff, ``"refine"`` a golden-section search.
+
+Their names are :data:`~forgrad_viz.sweep.arguments.SEARCHES` (validated there, before any forward pass).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,6 @@ import numpy as np
 from forgrad_viz.results import HIGHER_IS_BETTER
 from forgrad_viz.sweep.sweeper import MethodRun, Sweeper
 
-#: Search strategies of :func:`~forgrad_viz.sweep.sweep_cutoffs`.
-SEARCHES: tuple[str, ...] = ("grid", "refine")
 _GOLDEN = 0.381966  # 2 - golden ratio: where a golden-section search places its next point
 
 
