@@ -282,13 +282,14 @@ def test_architecture_comparison_names_its_metric_and_explains_its_markers(metri
     fig = plot.architecture_comparison(make_comparison(), metric, level=0.9, n_boot=100)
     left, right = fig.axes
     assert left.get_title() == f"σ* for {label}"
-    assert label in right.get_ylabel() and "σ*" in right.get_title()
+    assert label in right.get_ylabel() and "held-out gain" in right.get_title()
     legend = legend_texts(fig)
     for text in (
         "saliency",
         "smoothgrad",
         "σ* and its 90% interval",
-        "bar: FORGrad's gain at σ*",
+        "bar: FORGrad's held-out gain",
+        "its paired 90% interval",
         "unfiltered map (gain 0)",
         "rise: black-box gain",
         "occlusion: black-box gain",

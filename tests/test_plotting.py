@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import torch
 from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from matplotlib.testing.compare import compare_images
 
@@ -547,15 +548,27 @@ def test_architecture_comparison_points_bars_and_references() -> None:
     assert [t.get_text() for t in left.get_xticklabels()] == ["maxpool_cnn", "antialiased_cnn"]
     points = [line for line in left.get_lines() if line.get_marker() == "o"]
     bars = right.patches
-    assert len(points) == len(bars) == 4
-    for (model, method), point, bar in zip(
-        [(m, k) for m in comparison.models for k in ("saliency", "smoothgrad")], points, bars, strict=True
+    errors = [c for c in right.containers if isinstance(c, ErrorbarContainer)]
+    assert len(points) == len(bars) == len(errors) == 4
+    biased = []
+    for (model, method), point, bar, error in zip(
+        [(m, k) for m in comparison.models for k in ("saliency", "smoothgrad")],
+        points,
+        bars,
+        errors,
+        strict=True,
     ):
         sweep = comparison.sweeps[model][method]
         mean = sweep.scores["insertion"].mean(1)
         assert point.get_ydata()[0] == CUTOFFS[np.argmax(mean)]
         assert point.get_color() == palette.method_color(method)
-        assert bar.get_height() == pytest.approx(mean.max() - sweep.unfiltered["insertion"].mean())
+        # the bar is the held-out gain (sigma* never scored on the images that chose it), with its interval
+        held = sweep.held_out("insertion", folds=2, seed=0, n_boot=200)
+        assert bar.get_height() == pytest.approx(held.gain, rel=1e-12)
+        (segment,) = error.lines[2][0].get_segments()
+        assert segment[:, 0] == pytest.approx([bar.get_x() + bar.get_width() / 2] * 2)
+        assert sorted(segment[:, 1]) == pytest.approx([held.low, held.high], rel=1e-12)
+        biased.append(mean.max() - sweep.unfiltered["insertion"].mean())
         rise = comparison.references[model]["rise"]["insertion"].mean()
         ticks = [c for c in right.collections if c.get_label() == "rise: black-box gain"]
         assert ticks
@@ -568,6 +581,7 @@ def test_architecture_comparison_points_bars_and_references() -> None:
             and np.allclose(c.get_color()[0][:3], mpl.colors.to_rgb(palette.method_color("rise")))
         ]
         assert heights == pytest.approx([rise - sweep.unfiltered["insertion"].mean()])
+    assert [b.get_height() for b in bars] != pytest.approx(biased, rel=1e-3)  # not the in-sample gain
     assert left.get_yscale() == "log"
     assert "(> 0 is better)" in right.get_ylabel()
 
@@ -583,7 +597,10 @@ def test_architecture_comparison_deletion_sign_method_filter_and_axes() -> None:
     assert len(bars) == 2
     sweep = comparison.sweeps["maxpool_cnn"]["smoothgrad"]
     mean = sweep.scores["deletion"].mean(1)
-    assert bars[0].get_height() == pytest.approx(sweep.unfiltered["deletion"].mean() - mean.min())
+    held = sweep.held_out("deletion", folds=2, seed=0, n_boot=100)
+    assert bars[0].get_height() == pytest.approx(held.gain, rel=1e-12)
+    # Deletion: lower is better, so a positive bar is a drop of the score below the unfiltered map's
+    assert 0 < bars[0].get_height() <= sweep.unfiltered["deletion"].mean() - mean.min() + 0.05
     assert isinstance(comparison.plot(metric="insertion", n_boot=50), Figure)
 
 

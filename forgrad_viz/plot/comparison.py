@@ -1,4 +1,4 @@
-"""Architectures compared: sigma* per model with its interval, and the faithfulness gain of FORGrad at sigma*."""
+"""Architectures compared: sigma* per model with its interval, and the held-out faithfulness gain of FORGrad."""
 
 from __future__ import annotations
 
@@ -45,8 +45,9 @@ def _draw_rows(
     methods: list[str],
     metric: str,
 ) -> None:
-    """Per row (model x method): sigma* with its interval on ``left``; on ``right`` the gain bar and, over it, the
-    black-box references' gains. Methods sit side by side within each model's slot; each label is given once."""
+    """Per row (model x method): sigma* with its interval on ``left``; on ``right`` the held-out gain bar with its
+    interval and, over it, the black-box references' gains. Methods sit side by side within each model's slot;
+    each label is given once."""
     models = comparison.models
     width = 0.8 / len(methods)
     higher = {
@@ -63,7 +64,10 @@ def _draw_rows(
         drawn.add(row["method"])
         yerr = [[row["sigma_star"] - row["sigma_low"]], [row["sigma_high"] - row["sigma_star"]]]
         left.errorbar([x], [row["sigma_star"]], yerr=yerr, fmt="o", color=color, capsize=3, label=label)
-        right.bar([x], [row["improvement"]], width=width * 0.9, color=color, label=label)
+        gain = row["held_out_gain"]
+        gain_err = [[gain - row["held_out_low"]], [row["held_out_high"] - gain]]
+        right.bar([x], [gain], width=width * 0.9, color=color, label=label)
+        right.errorbar([x], [gain], yerr=gain_err, fmt="none", ecolor="black", elinewidth=1.0, capsize=3)
         sign = 1.0 if higher[row["method"]] else -1.0
         for name, score in _reference_scores(comparison, row["model"], metric).items():
             ref_label = None if name in drawn else f"{name}: black-box gain"
@@ -80,11 +84,20 @@ def _draw_rows(
 
 
 def _marker_handles(level: float) -> list[Any]:
-    """Legend entries explaining the markers: sigma* point and interval, gain bar, zero line (the black-box
-    ticks are explained by their own entries, ``"<method>: black-box gain"``)."""
+    """Legend entries explaining the markers: sigma* point and interval, held-out gain bar and its interval, zero
+    line (the black-box ticks are explained by their own entries, ``"<method>: black-box gain"``)."""
     return [
         Line2D([], [], color="0.3", marker="o", linestyle="-", label=f"σ* and its {level:.0%} interval"),
-        Patch(color="0.6", label="bar: FORGrad's gain at σ*"),
+        Patch(color="0.6", label="bar: FORGrad's held-out gain"),
+        Line2D(
+            [],
+            [],
+            color="black",
+            marker="|",
+            markersize=9,
+            linestyle="none",
+            label=f"its paired {level:.0%} interval",
+        ),
         Line2D([], [], color="black", linewidth=0.8, label="unfiltered map (gain 0)"),
     ]
 
@@ -97,20 +110,25 @@ def architecture_comparison(
     level: float = 0.95,
     n_boot: int = 1000,
     seed: int = 0,
+    folds: int = 2,
     ax: Sequence[Axes] | None = None,
     figsize: tuple[float, float] | None = None,
 ) -> Figure:
-    """sigma* per architecture with its interval (left), and the faithfulness gain at sigma* (right).
+    """sigma* per architecture with its interval (left), and the held-out faithfulness gain of FORGrad (right).
 
     Left: one point per model x method at sigma* (log y-axis), the error bar being the ``level`` bootstrap
-    interval of sigma* over images, coloured by method and grouped by model. Right: bars of the gain of FORGrad at
-    sigma* over the unfiltered map, signed so that positive is better (``improvement`` of
-    :meth:`ArchitectureComparison.rows`). A short horizontal line in a black-box method's colour over each bar
-    marks that black-box method's gain over the same unfiltered map (its score minus the unfiltered score, same
-    sign convention): a bar that reaches the line means FORGrad at sigma* matches that black-box method. Scores
-    are in the metric's own units, no normalisation. The metric is named in the titles and the right y-label;
-    the legend gives the methods' colours and explains each marker (sigma* point and interval, gain bar, zero
-    line of the unfiltered map, black-box ticks).
+    interval of sigma* over images, coloured by method and grouped by model. Right: bars of the held-out gain of
+    FORGrad over the unfiltered map (sigma* chosen on the other folds and scored on the fold left out, never on
+    the images that chose it: :meth:`CutoffSweep.held_out`), signed so that positive is better, with its paired
+    ``level`` bootstrap interval over images as error bars (``held_out_gain``, ``held_out_low`` and
+    ``held_out_high`` of :meth:`ArchitectureComparison.rows`); a bar whose interval excludes 0 is a gain the data
+    support. The in-sample gain (sigma* chosen and scored on the same images, biased upwards) is not drawn. A
+    short horizontal line in a black-box method's colour over each bar marks that black-box method's gain over
+    the same unfiltered map (its score minus the unfiltered score, same sign convention, all images): a bar that
+    reaches the line means FORGrad matches that black-box method. Scores are in the metric's own units, no
+    normalisation. The metric is named in the titles and the right y-label; the legend gives the methods' colours
+    and explains each marker (sigma* point and interval, gain bar and its interval, zero line of the unfiltered
+    map, black-box ticks).
 
     Parameters
     ----------
@@ -121,11 +139,13 @@ def architecture_comparison(
     method : str or sequence of str, optional
         White-box method(s) to show; default all.
     level : float
-        Coverage of the sigma* interval.
+        Coverage of the sigma* interval and of the held-out gain's interval.
     n_boot : int
         Bootstrap resamples.
     seed : int
-        Seed of the bootstrap.
+        Seed of the bootstrap and of the folds.
+    folds : int
+        Folds of the held-out gain (:meth:`CutoffSweep.held_out`).
     ax : sequence of two matplotlib.axes.Axes, optional
         Axes for the two panels.
     figsize : tuple of float, optional
@@ -134,6 +154,16 @@ def architecture_comparison(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from forgrad_viz.results import CutoffSweep
+    >>> sweep = CutoffSweep("saliency", "ideal", [1.0, 2.0, 4.0], ("insertion",),
+    ...                     {"insertion": [[0.2, 0.3, 0.2, 0.3], [0.6, 0.7, 0.6, 0.7], [0.4] * 4]},
+    ...                     {"insertion": [0.1] * 4}, {"insertion": True}, [0, 1, 2, 3])
+    >>> fig = architecture_comparison(ArchitectureComparison({"cnn": {"saliency": sweep}}), n_boot=50)
+    >>> round(float(fig.axes[1].patches[0].get_height()), 3)  # the held-out gain
+    0.55
     """
     if not isinstance(comparison, ArchitectureComparison):
         raise TypeError(f"comparison must be an ArchitectureComparison; got {type(comparison).__name__}")
@@ -143,7 +173,7 @@ def architecture_comparison(
     methods = _selected_methods(comparison, method)
     rows = [
         r
-        for r in comparison.rows(level=level, n_boot=n_boot, seed=seed)
+        for r in comparison.rows(level=level, n_boot=n_boot, seed=seed, folds=folds)
         if r["metric"] == metric and r["method"] in methods
     ]
     models = comparison.models
@@ -168,7 +198,7 @@ def architecture_comparison(
     right.axhline(0.0, color="black", linewidth=0.8)
     right.margins(y=0.08)
     right.set_ylabel(f"gain in {_metric_label(metric)}\n(> 0 is better)")
-    right.set_title("gain at σ* over unfiltered")
+    right.set_title("held-out gain over unfiltered")
     handles = left.get_legend_handles_labels()[0] + [
         h for h in right.get_legend_handles_labels()[0] if h.get_label().endswith(": black-box gain")
     ]
