@@ -105,6 +105,60 @@ def test_default_cutoffs_log_spaced_to_max() -> None:
     np.testing.assert_allclose(ratios, ratios[0], rtol=1e-10)
 
 
+def full_ideal_masks(height: int, width: int, cutoffs: np.ndarray) -> np.ndarray:
+    """(S, H, W) full-spectrum ideal masks from numpy's fftfreq, written from the definition (vectorised)."""
+    ky = np.fft.fftfreq(height)[:, None]  # cycles per pixel
+    kx = np.fft.fftfreq(width)[None, :]
+    radius = np.sqrt(ky**2 + kx**2) * min(height, width)
+    return radius[None] <= np.asarray(cutoffs)[:, None, None] * (1 + 1e-9)
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "n", "expected"),
+    [
+        (224, 224, 24, 22),
+        (240, 240, 24, 22),
+        (260, 260, 24, 22),
+        (64, 64, 24, 20),
+        (64, 48, 10, 10),
+        (9, 4, 24, 9),
+    ],
+)
+def test_default_cutoffs_one_per_distinct_ideal_filter(
+    height: int, width: int, n: int, expected: int
+) -> None:
+    """The log-spaced grid with each value whose ideal mask equals the previous one's dropped: every filter of
+    the grid is there once, at its smallest cutoff."""
+    cutoffs = default_cutoffs(height, width, n=n)
+    grid = np.geomspace(1.0, max_cutoff(height, width), n)
+    masks = full_ideal_masks(height, width, grid)
+    first = [i for i in range(n) if i == 0 or not np.array_equal(masks[i], masks[i - 1])]
+    np.testing.assert_array_equal(cutoffs, grid[first])
+    assert len(cutoffs) == expected
+    kept = {mask.tobytes() for mask in full_ideal_masks(height, width, cutoffs)}
+    assert len(kept) == len(cutoffs)  # pairwise distinct
+    assert kept == {mask.tobytes() for mask in masks}  # no filter of the grid lost
+    assert cutoffs[0] == 1.0 and cutoffs[-1] == pytest.approx(max_cutoff(height, width))
+
+
+def test_default_cutoffs_224_drops_the_second_value() -> None:
+    """At 224 x 224, 1 and 1.25 cycles per image keep the same 5 bins (the mean and its 4 neighbours)."""
+    grid = np.geomspace(1.0, max_cutoff(224, 224), 24)
+    assert (
+        int(full_ideal_masks(224, 224, grid[:1]).sum())
+        == int(full_ideal_masks(224, 224, grid[1:2]).sum())
+        == 5
+    )
+    cutoffs = default_cutoffs(224, 224)
+    assert grid[1] not in cutoffs and cutoffs[1] == grid[2]
+
+
+@pytest.mark.parametrize("n", [1, 0, 2.5, True])
+def test_default_cutoffs_bad_n(n: object) -> None:
+    with pytest.raises((ValueError, TypeError), match="n"):
+        default_cutoffs(32, 32, n=n)
+
+
 @pytest.mark.parametrize("kind", ["gaussian", "butterworth"])
 @pytest.mark.parametrize("order", [1, 2, 5])
 def test_smooth_gain_at_cutoff_is_minus_3db(kind: str, order: int) -> None:

@@ -74,14 +74,15 @@ def test_sweep_equals_metrics_called_cutoff_by_cutoff():
 def test_default_grid_and_identical_filters_scored_once():
     model, x = small_net(), images(3, size=32)
     sweep = sweep_cutoffs(model, x, metrics=("deletion",), steps=2, progress=False)
-    grid = default_cutoffs(32, 32)
-    np.testing.assert_array_equal(sweep.cutoffs, grid)
-    assert sweep.cutoffs.shape == (24,) and sweep.cutoffs[0] == 1.0
+    np.testing.assert_array_equal(sweep.cutoffs, default_cutoffs(32, 32))  # one per distinct ideal filter
+    assert sweep.cutoffs.shape == (19,) and sweep.cutoffs[0] == 1.0
     assert sweep.cutoffs[-1] == pytest.approx(max_cutoff(32, 32))
-    # 1.0 and the next grid value keep the same DFT bins: same maps, same scores, scored once
+    # on a log grid of 24, 1.0 and the next value keep the same DFT bins: same maps, same scores, scored once
+    grid = np.geomspace(1.0, max_cutoff(32, 32), 24)
+    sweep = sweep_cutoffs(model, x, cutoffs=grid, metrics=("deletion",), steps=2, progress=False)
     np.testing.assert_array_equal(sweep.scores["deletion"][0], sweep.scores["deletion"][1])
     n_distinct = len(set(sweeper.representatives(grid, 32, 32, "ideal", 2)))
-    assert n_distinct < 24
+    assert n_distinct == 19
     per_map = 3 * (2 - 1)  # images x interior steps
     assert sweep.params["forward_passes_by_stage"]["curves"] == (n_distinct + 1) * per_map + 2 * 3
 

@@ -13,6 +13,9 @@ from forgrad_viz._utils import check_positive_int
 
 CutoffLike = float | Sequence[float] | np.ndarray | torch.Tensor
 
+#: Relative tolerance of the ideal filter: a bin at radius ``r`` is kept when ``r <= cutoff * (1 + tolerance)``.
+_IDEAL_TOLERANCE = 1e-9
+
 
 def _parse_cutoffs(cutoff: Any, name: str = "cutoff") -> tuple[tuple[float, ...], bool]:
     """Cutoffs as a tuple of floats and whether a sequence (rather than one number) was given."""
@@ -131,12 +134,40 @@ def nyquist_to_cutoff(fraction: CutoffLike, height: int, width: int) -> float | 
 
 
 def default_cutoffs(height: int, width: int, n: int = 24) -> np.ndarray:
-    """``n`` log-spaced cutoffs from 1 cycle per image to :func:`max_cutoff` (which keeps everything).
+    """Log-spaced cutoffs from 1 cycle per image to :func:`max_cutoff`, one per distinct ideal filter.
+
+    The ``n`` values ``geomspace(1, max_cutoff(height, width), n)`` are taken in order and a value is dropped
+    when its ideal mask keeps the same bins as the previous one (on a fine grid near 1 cycle per image there are
+    few bins: at 224 x 224, 1 and 1.25 keep the same 5). So every cutoff returned is a different ideal filter,
+    the smallest of the grid's values that give it; the first is 1 (the mean and the lowest frequencies: an
+    almost constant map; below it only the mean survives) and the last :func:`max_cutoff` (which removes
+    nothing). At most ``n`` values: with the default ``n=24``, 22 at 224 x 224, 240 x 240 and 260 x 260,
+    23 at 299 x 299, 20 at 64 x 64.
+
+    Parameters
+    ----------
+    height, width : int
+        Map size (each >= 2).
+    n : int
+        Number of log-spaced values before duplicates are dropped (>= 2).
+
+    Returns
+    -------
+    numpy.ndarray
+        Ascending cutoffs in cycles per image, shape ``(m,)`` with ``2 <= m <= n``.
 
     Examples
     --------
     >>> default_cutoffs(64, 64, n=3).round(2)
     array([ 1.  ,  6.73, 45.25])
+    >>> len(default_cutoffs(224, 224))
+    22
     """
+    height, width = _check_size(height, width)
     check_positive_int(n, "n", minimum=2)
-    return np.geomspace(1.0, max_cutoff(height, width), n)
+    cutoffs = np.geomspace(1.0, max_cutoff(height, width), n)
+    radii = np.sort(_radius64(height, width).numpy().reshape(-1))
+    # An ideal mask keeps the bins with radius <= cutoff (masks._IDEAL_TOLERANCE): nested sets, equal iff the
+    # number of bins kept is equal.
+    kept = np.searchsorted(radii, cutoffs * (1.0 + _IDEAL_TOLERANCE), side="right")
+    return cutoffs[np.r_[True, kept[1:] != kept[:-1]]]

@@ -11,9 +11,9 @@ import torch
 
 from forgrad_viz._threads import torch_threads
 from forgrad_viz._utils import check_positive_int, iter_chunks
-from forgrad_viz.filters.cutoffs import CutoffLike, _parse_cutoffs
+from forgrad_viz.filters.cutoffs import _IDEAL_TOLERANCE, CutoffLike, _parse_cutoffs
 from forgrad_viz.filters.maps import Maps, _check_finite, _to_tensor
-from forgrad_viz.filters.masks import _IDEAL_TOLERANCE, _mask
+from forgrad_viz.filters.masks import _mask
 from forgrad_viz.filters.threads import fft_threads
 
 _CPU_TILE_BYTES = 2 * 2**20

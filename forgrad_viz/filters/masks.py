@@ -10,12 +10,10 @@ from typing import Any
 import torch
 
 from forgrad_viz._utils import check_choice, check_positive_int
-from forgrad_viz.filters.cutoffs import CutoffLike, _check_size, _parse_cutoffs, _radius64
+from forgrad_viz.filters.cutoffs import _IDEAL_TOLERANCE, CutoffLike, _check_size, _parse_cutoffs, _radius64
 
 #: Filter kinds accepted by :func:`lowpass`, :func:`forgrad` and :func:`frequency_mask`.
 KINDS = ("ideal", "gaussian", "butterworth")
-
-_IDEAL_TOLERANCE = 1e-9
 
 
 @functools.lru_cache(maxsize=16)

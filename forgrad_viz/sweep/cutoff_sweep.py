@@ -77,8 +77,9 @@ def sweep_cutoffs(
     method : str
         Attribution method of :data:`~forgrad_viz.attribution.METHODS` (``"saliency"`` by default).
     cutoffs : sequence of float, optional
-        Ascending cutoffs in cycles per image. Default: 24 log-spaced values from 1 to
-        :func:`~forgrad_viz.filters.max_cutoff` (the radius past which nothing is removed).
+        Ascending cutoffs in cycles per image. Default: :func:`~forgrad_viz.filters.default_cutoffs`, log-spaced
+        from 1 to :func:`~forgrad_viz.filters.max_cutoff` (which removes nothing), one per distinct ideal filter
+        (22 at 224 x 224).
     metrics : sequence of str
         Any of ``"deletion"``, ``"insertion"``, ``"mufidelity"``.
     kind : {"ideal", "gaussian", "butterworth"}
