@@ -34,7 +34,7 @@ from forgrad_viz.widgets.browser_data import (
     open_sweep,
     rank_by_held_out_gain,
 )
-from forgrad_viz.widgets.rendering import CMAPS, enlarge, figure_png, heatmap_rgb, image_rgb, png_bytes
+from forgrad_viz.widgets.rendering import CMAPS, enlarge, heatmap_rgb, image_rgb, png_bytes
 
 __all__ = ["SweepBrowser"]
 
@@ -207,6 +207,7 @@ class SweepBrowser(ExplorerBase):
         self.info = widgets.HTML("")
         self.info.add_class("forgrad-info")
         self._figure, self._artists = self._plot()
+        self._background: Any = None
         self.curve_view = widgets.Image(
             format="png", layout=widgets.Layout(width=f"{80 * self._figure.get_figwidth():.0f}px")
         )
@@ -229,8 +230,9 @@ class SweepBrowser(ExplorerBase):
         return f"#{item.rank}/{n} · image {item.image_id} · gain {item.gain:+.4f} · σ* {item.sigma_star:.3g}"
 
     def _plot(self) -> tuple[Figure, dict[str, Any]]:
-        """The figure of the browser, drawn once: held-out gain by rank, and one panel per curve mode."""
-        with_curves = bool(next(iter(self.shown.values())).curves)
+        """The figure, drawn once: held-out gain by rank, one panel per curve mode; per-image artists animated."""
+        items = list(self.shown.values())
+        with_curves = bool(items[0].curves)
         width = BROWSER_FIGSIZE[0] if with_curves else BROWSER_FIGSIZE[0] / 3 + 0.5
         figure = Figure(figsize=(width, BROWSER_FIGSIZE[1]), dpi=80)
         FigureCanvasAgg(figure)
@@ -242,22 +244,29 @@ class SweepBrowser(ExplorerBase):
         ax.axhline(0.0, color="0.5", lw=0.8)
         ax.plot(ranks, gains, color=color_for(self.sweep.method), lw=1.2)
         ax.plot(ranks[shown], gains[shown], ls="none", marker="o", ms=2.5, color="0.35")
-        (selected,) = ax.plot([], [], ls="none", marker="o", ms=7, mfc="none", mec=FORGRAD_COLOR, mew=2)
+        (selected,) = ax.plot(
+            [], [], ls="none", marker="o", ms=7, mfc="none", mec=FORGRAD_COLOR, mew=2, animated=True
+        )
         ax.set_xlabel("rank (largest gain first)")
         ax.set_ylabel(f"held-out gain ({self.metric})")
         ax.set_title("where FORGrad helps and hurts", fontsize=9)
         artists: dict[str, Any] = {"selected": selected}
         score = str(self.sweep.params.get("score", "probability"))
         for ax, mode in zip(axes[1:], CURVE_MODES, strict=False):
-            (raw,) = ax.plot([], [], color=color_for(self.sweep.method), lw=1.4, ls="--", label="raw")
-            (filtered,) = ax.plot([], [], color=FORGRAD_COLOR, lw=1.6, label="FORGrad at σ*")
+            (raw,) = ax.plot(
+                [], [], color=color_for(self.sweep.method), lw=1.4, ls="--", label="raw", animated=True
+            )
+            (filtered,) = ax.plot([], [], color=FORGRAD_COLOR, lw=1.6, label="FORGrad at σ*", animated=True)
+            title = ax.text(0.5, 1.03, "", transform=ax.transAxes, ha="center", fontsize=9, animated=True)
+            values = np.concatenate([item.curves[mode].ravel() for item in items])
+            low, high = (0.0, 1.0) if score == "probability" else (float(values.min()), float(values.max()))
+            pad = 0.02 * max(high - low, 1e-12)
             ax.set_xlim(0.0, 1.0)
-            if score == "probability":
-                ax.set_ylim(-0.02, 1.02)
+            ax.set_ylim(low - pad, high + pad)
             ax.set_xlabel("fraction of pixels")
             ax.set_ylabel(score)
             ax.legend(fontsize=7, frameon=False)
-            artists[mode] = (ax, raw, filtered)
+            artists[mode] = (raw, filtered, title)
         figure.subplots_adjust(left=0.07, right=0.98, bottom=0.18, top=0.88, wspace=0.32)
         return figure, artists
 
@@ -274,21 +283,32 @@ class SweepBrowser(ExplorerBase):
                 png_bytes(enlarge(heatmap_rgb(item.filtered_map, self.cmap, 99.5))),
             )
         self.image_view.value, self.raw_view.value, self.filtered_view.value = self._pngs[item.image_id]
+        self.curve_view.value = self._render(item)
+        self.info.value = self._info(item)
+        self.status.value = status_html(f"image {item.image_id}: rank {item.rank} of {self.sweep.n_images}")
+
+    def _render(self, item: BrowsedImage) -> bytes:
+        """The figure with ``item``'s marker, curves and AUCs, as PNG bytes: the static part is drawn once and
+        restored (blitting), only the animated artists are drawn per image."""
+        canvas = self._figure.canvas
+        if self._background is None:
+            canvas.draw()  # everything but the animated artists
+            self._background = canvas.copy_from_bbox(self._figure.bbox)
+        else:
+            canvas.restore_region(self._background)
+        animated = [self._artists["selected"]]
         self._artists["selected"].set_data([item.rank], [item.gain])
         aucs = item.auc()
         for mode in CURVE_MODES:
-            if mode not in self._artists:
-                continue
-            ax, raw, filtered = self._artists[mode]
-            raw.set_data(item.x, item.curves[mode][0])
-            filtered.set_data(item.x, item.curves[mode][1])
-            if str(self.sweep.params.get("score", "probability")) != "probability":
-                ax.relim()
-                ax.autoscale_view()
-            ax.set_title(f"{mode}: AUC {aucs[mode][0]:.3f} raw, {aucs[mode][1]:.3f} FORGrad", fontsize=9)
-        self.curve_view.value = figure_png(self._figure)
-        self.info.value = self._info(item)
-        self.status.value = status_html(f"image {item.image_id}: rank {item.rank} of {self.sweep.n_images}")
+            if mode in self._artists:
+                raw, filtered, title = self._artists[mode]
+                raw.set_data(item.x, item.curves[mode][0])
+                filtered.set_data(item.x, item.curves[mode][1])
+                title.set_text(f"{mode}: AUC {aucs[mode][0]:.3f} raw, {aucs[mode][1]:.3f} FORGrad")
+                animated += [raw, filtered, title]
+        for artist in animated:
+            artist.axes.draw_artist(artist)
+        return png_bytes(np.asarray(canvas.buffer_rgba())[..., :3])
 
     def _info(self, item: BrowsedImage) -> str:
         """The image's numbers: held-out gain and sigma*, and the sweep's AUCs at that sigma* for every metric."""
@@ -320,10 +340,12 @@ class SweepBrowser(ExplorerBase):
         axes[2].set_title(f"FORGrad, σ* = {item.sigma_star:.3g}", fontsize=9)
         for ax in axes[:3]:
             ax.set_axis_off()
+        aucs = item.auc()
         for ax, (mode, curves) in zip(axes[3:], item.curves.items(), strict=True):
             ax.plot(item.x, curves[0], color=color_for(self.sweep.method), ls="--", label="raw")
             ax.plot(item.x, curves[1], color=FORGRAD_COLOR, label="FORGrad")
-            ax.set_title(mode, fontsize=9)
+            ax.set_title(f"{mode}: AUC {aucs[mode][0]:.3f} → {aucs[mode][1]:.3f}", fontsize=9)
             ax.set_xlabel("fraction of pixels")
+            ax.set_ylabel(str(self.sweep.params.get("score", "probability")))
             ax.legend(fontsize=7, frameon=False)
         return figure
