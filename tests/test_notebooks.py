@@ -23,6 +23,7 @@ EXPECTED = (
     "03_compare_architectures.ipynb",
     "04_paper_figures.ipynb",
     "05_pretrained_imagenet.ipynb",
+    "06_real_model_study.ipynb",
 )
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PRETRAINED_NOTEBOOK = "05_pretrained_imagenet.ipynb"
@@ -88,7 +89,12 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert _has(nb, "image/png") >= 1, "the notebook displayed no figure"
     assert "quick settings: True" in _stdout(nb)
     name = path.name
-    if name in ("01_quickstart.ipynb", "02_choose_a_cutoff.ipynb", "03_compare_architectures.ipynb"):
+    if name in (
+        "01_quickstart.ipynb",
+        "02_choose_a_cutoff.ipynb",
+        "03_compare_architectures.ipynb",
+        "06_real_model_study.ipynb",
+    ):
         assert _has(nb, WIDGET_VIEW) >= 1, "the explorer widget was not displayed"
     if name == "02_choose_a_cutoff.ipynb":
         for stem in ("cutoff_deletion", "cutoff_insertion", "cutoff_mufidelity"):
@@ -104,6 +110,8 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
                 assert (tmp_path / "paper_figures" / f"{stem}{suffix}").is_file(), f"{stem}{suffix} missing"
         assert all(f.read_bytes().startswith(b"%PDF") for f in files if f.suffix == ".pdf")
         assert all(f.read_bytes().startswith(b"\x89PNG") for f in files if f.suffix == ".png")
+    if name == "06_real_model_study.ipynb":  # quick settings browse the demo study, photographs or not
+        assert "browsing demo study: maxpool_cnn, saliency" in _stdout(nb)
     if name == PRETRAINED_NOTEBOOK:
         stdout = _stdout(nb)
         lines = stdout.splitlines()
