@@ -8,8 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from forgrad_viz.results import CutoffSweep
-from forgrad_viz.results.best_cutoffs import CutoffComparison, compare_best_cutoffs
+from forgrad_viz.filters import cutoff_to_nyquist
+from forgrad_viz.results import ArchitectureComparison, CutoffSweep
+from forgrad_viz.results.best_cutoffs import CYCLES, NYQUIST, CutoffComparison, compare_best_cutoffs
 from forgrad_viz.results.paired import (
     HeldOutGain,
     gain,
@@ -229,6 +230,49 @@ def test_compare_aligns_images_by_id() -> None:
     # and both equal a naive loop over the same resamples on the sweeps as given (already aligned)
     naive = naive_compare(sweep_a, sweep_b, n_boot=300, seed=3)
     assert (aligned.low, aligned.high) == naive
+
+
+def _sized(sweep: CutoffSweep, size: int, scale: float = 1.0) -> CutoffSweep:
+    """The sweep with its cutoffs multiplied by ``scale`` and ``params["image_size"] = [size, size]``."""
+    data = sweep.to_dict()
+    data["cutoffs"] = (np.asarray(data["cutoffs"]) * scale).tolist()
+    data["params"] = {"image_size": [size, size]}
+    return CutoffSweep.from_dict(data)
+
+
+def test_compare_best_cutoffs_across_resolutions_in_fractions_of_nyquist() -> None:
+    """A 224-px and a 240-px model whose sigma* lie at the same fraction of Nyquist do not differ there, while
+    in cycles per image their ratio is 224 / 240; the interval scales by the same factor."""
+    sweep_a = _sized(planted_sweep(peak=16.0, seed=1, name="lite0"), 224)
+    sweep_b = _sized(planted_sweep(peak=16.0, seed=2, name="lite1"), 240, scale=240 / 224)
+    nyquist = compare_best_cutoffs(sweep_a, sweep_b, "insertion", n_boot=400, seed=4)
+    assert nyquist.unit == NYQUIST
+    assert (nyquist.cutoff_a, nyquist.cutoff_b) == (16.0, pytest.approx(16.0 * 240 / 224, rel=1e-12))
+    assert nyquist.nyquist_a == pytest.approx(cutoff_to_nyquist(16.0, 224, 224), rel=1e-12)
+    assert nyquist.nyquist_b == pytest.approx(cutoff_to_nyquist(nyquist.cutoff_b, 240, 240), rel=1e-12)
+    assert nyquist.ratio == pytest.approx(1.0, rel=1e-12) and not nyquist.differs
+    # one sweep without its size: cycles per image, named as such, a ratio of 224 / 240
+    unsized = planted_sweep(peak=16.0, seed=2)
+    unsized.cutoffs = sweep_b.cutoffs
+    cycles = compare_best_cutoffs(sweep_a, unsized, "insertion", n_boot=400, seed=4)
+    assert cycles.unit == CYCLES and cycles.nyquist_b is None
+    assert cycles.ratio == pytest.approx(224 / 240, rel=1e-12)
+    factor = 240 / 224  # (2 / 224) / (2 / 240): cycles per image -> fractions of Nyquist
+    assert (nyquist.low, nyquist.high) == pytest.approx(
+        (factor * cycles.low, factor * cycles.high), rel=1e-12
+    )
+    # the interval is the naive loop's, in cycles per image
+    assert (cycles.low, cycles.high) == pytest.approx(naive_compare(sweep_a, unsized, 400, 4), rel=1e-12)
+    # the unit travels with the result: dict, rows, CSV, Markdown
+    data = json.loads(json.dumps(nyquist.to_dict()))
+    assert data["unit"] == "fraction of Nyquist" and data["nyquist_a"] == pytest.approx(nyquist.nyquist_a)
+    comparison = ArchitectureComparison({"lite0": {"saliency": sweep_a}, "lite1": {"saliency": sweep_b}})
+    row = comparison.differences(n_boot=400, seed=4)[0]
+    assert row["ratio_unit"] == NYQUIST and row["ratio"] == nyquist.ratio
+    assert "fraction of Nyquist" in comparison.differences_to_csv()
+    markdown = comparison.differences_to_markdown()
+    assert "| ratio in |" in markdown.splitlines()[0] and "| fraction of Nyquist |" in markdown
+    assert f"16 ({nyquist.nyquist_a:.3g} Nyquist)" in markdown
 
 
 def naive_compare(sweep_a: CutoffSweep, sweep_b: CutoffSweep, n_boot: int, seed: int) -> tuple[float, float]:

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from forgrad_viz.filters import cutoff_to_nyquist, max_cutoff
 from forgrad_viz.results import (
     ArchitectureComparison,
     CutoffSweep,
@@ -18,6 +19,7 @@ from forgrad_viz.results import (
     compare_best_cutoffs,
 )
 from forgrad_viz.results.comparison_rows import DIFFERENCE_FIELDS, ROW_FIELDS
+from forgrad_viz.results.edges import EDGE_NOTES
 
 
 def _sweep(scores: np.ndarray, image_ids: np.ndarray | None = None, **kwargs) -> CutoffSweep:
@@ -117,6 +119,97 @@ def test_best_cutoff_interval_spreads_over_the_optima_of_the_images() -> None:
     best = _sweep(scores).best_cutoff("insertion", n_boot=400)
     assert best.cutoff == 8.0
     assert best.low == 2.0 and best.high == 8.0
+
+
+TOP = max_cutoff(16, 16)  # the largest radius of a 16 x 16 map: an ideal cutoff there removes nothing
+
+
+def _edge_sweep(cutoffs: list[float], peak: int, kind: str, size: tuple[int, int] | None) -> CutoffSweep:
+    scores = np.zeros((len(cutoffs), 6))
+    scores[peak] = 1.0
+    return CutoffSweep(
+        "saliency",
+        kind,
+        cutoffs,
+        ("insertion",),
+        {"insertion": scores},
+        {"insertion": np.zeros(6)},
+        {"insertion": True},
+        np.arange(6),
+        model_name="net",
+        params={} if size is None else {"image_size": list(size)},
+    )
+
+
+@pytest.mark.parametrize(
+    ("cutoffs", "peak", "kind", "size", "edge", "says", "never"),
+    [
+        ([1.0, 2.0, TOP], 0, "ideal", (16, 16), "mean", "a lower cutoff cannot help", "extend"),
+        ([0.5, 2.0, TOP], 0, "gaussian", None, "mean", "only the mean survives", "extend"),
+        ([2.0, 4.0, TOP], 0, "ideal", (16, 16), "grid", "smallest cutoff of the grid; the optimum", "blob"),
+        (
+            [1.0, 2.0, TOP],
+            2,
+            "ideal",
+            (16, 16),
+            "unfiltered",
+            "the filter does not help on insertion",
+            "extend",
+        ),
+        ([1.0, 2.0, 2 * TOP], 2, "ideal", (16, 16), "unfiltered", "removes nothing", "extend"),
+        ([1.0, 2.0, TOP], 2, "ideal", None, "grid", "extend the grid", "does not help"),  # size unknown
+        (
+            [1.0, 2.0, TOP],
+            2,
+            "gaussian",
+            (16, 16),
+            "grid",
+            "extend the grid",
+            "does not help",
+        ),  # always filters
+        ([1.0, 2.0, 8.0], 2, "ideal", (16, 16), "grid", "largest cutoff of the grid", "does not help"),
+    ],
+)
+def test_a_sigma_star_at_an_end_of_the_grid_says_what_that_end_means(
+    cutoffs: list[float], peak: int, kind: str, size: tuple | None, edge: str, says: str, never: str
+) -> None:
+    sweep = _edge_sweep(cutoffs, peak, kind, size)
+    with pytest.warns(UserWarning) as record:
+        best = sweep.best_cutoff("insertion", n_boot=50)
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert message.startswith("net, saliency, insertion: sigma* = ")
+    assert says in message and never not in message
+    assert best.edge == edge
+    row = ArchitectureComparison({"net": {"saliency": sweep}}).rows(n_boot=50)[0]
+    assert row["note"] == EDGE_NOTES[edge]
+
+
+@pytest.mark.parametrize(("cutoffs", "peak"), [([1.0, 2.0, TOP], 1), ([1.0], 0)])
+def test_no_edge_inside_the_grid_or_on_a_grid_of_one(cutoffs: list[float], peak: int, recwarn) -> None:
+    sweep = _edge_sweep(cutoffs, peak, "ideal", (16, 16))
+    best = sweep.best_cutoff("insertion", n_boot=50)
+    assert best.edge == "" and not recwarn.list
+    assert ArchitectureComparison({"net": {"saliency": sweep}}).rows(n_boot=50)[0]["note"] == ""
+
+
+def test_best_cutoff_as_a_fraction_of_nyquist() -> None:
+    peak = np.array([0.1, 0.5, 0.9, 0.4])[:, None] + np.zeros((1, 8))  # sigma* = 4 cycles per image
+    for size, expected in (([224, 224], 4 / 112), ([240, 320], 4 / 120)):
+        sweep = CutoffSweep.from_dict(_sweep(peak, params={"image_size": size}).to_dict())  # through JSON
+        assert sweep.image_size == tuple(size)
+        best = sweep.best_cutoff("insertion", n_boot=50)
+        assert best.nyquist == pytest.approx(expected, rel=1e-12)
+        assert best.nyquist == pytest.approx(cutoff_to_nyquist(4.0, *size), rel=1e-12)
+    unsized = _sweep(peak)
+    assert unsized.image_size is None and unsized.best_cutoff("insertion", n_boot=50).nyquist is None
+
+
+@pytest.mark.parametrize("size", [[224], [224, 1], "224x224", [224.0, 224], [True, 224]])
+def test_a_bad_image_size_names_it(size: object) -> None:
+    sweep = _sweep(np.ones((3, 4)), params={"image_size": size})
+    with pytest.raises(ValueError, match="image_size"):
+        sweep.best_cutoff("insertion", n_boot=50, warn_at_edge=False)
 
 
 def test_sweep_mean_and_interval_per_cutoff() -> None:
@@ -248,8 +341,9 @@ def test_architecture_comparison_rows_equal_the_direct_calls(tmp_path) -> None:
         interval = sweep.best_cutoff(metric, n_boot=300, seed=3, warn_at_edge=False)
         assert (row["sigma_low"], row["sigma_high"]) == (interval.low, interval.high)
         assert row["n_images"] == 24 and row["folds"] == 3
-        # the edge note: the smallest or largest cutoff of the grid
-        assert (row["note"] == "σ* at grid edge") == (best in (0, 4))
+        # the edge note: the smallest cutoff is 1 cycle per image (a near-constant map); the largest, 16, has no
+        # known image size to say whether it removes nothing: a grid to extend
+        assert row["note"] == ("" if 0 < best < 4 else EDGE_NOTES["mean" if best == 0 else "grid"])
     assert rows[0]["weights"] == "demo, a.pt, ab12" and rows[2]["weights"] == ""
     assert any(row["note"] for row in rows)  # model c peaks at the first cutoff
 

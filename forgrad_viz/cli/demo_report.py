@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from forgrad_viz.cli.outputs import export
-from forgrad_viz.results.comparison_rows import EDGE_NOTE
+from forgrad_viz.results.edges import EDGE_LEGEND, EDGE_NOTES
 
 #: The warning of :meth:`CutoffSweep.best_cutoff` for a sigma* at an end of the grid: the tables note it per row.
 
@@ -62,7 +62,7 @@ def report_markdown(comparison: Any) -> str:
         "Gains > 0 mean more faithful than the unfiltered map (Deletion: lower is better). The in-sample gain "
         "chooses sigma* and scores it on the same images (biased upwards); the held-out gain chooses sigma* on "
         "the other fold (2 folds) and is the number to report, with its 95% bootstrap interval over images. "
-        "sigma* interval: 95% bootstrap interval of sigma*. σ* at grid edge: the optimum may lie beyond the grid.",
+        f"sigma* interval: 95% bootstrap interval of sigma*. {EDGE_LEGEND}",
         "",
         comparison.to_markdown(),
         "## Do the architectures' sigma* differ?",
@@ -185,9 +185,9 @@ def print_summary(
     for line in verdicts(comparison.differences()):
         print(line)
     rows = [row for row in comparison.rows() if row["note"] != "black-box"]
-    edges = [row for row in rows if row["note"] == EDGE_NOTE]
+    edges = [row for row in rows if row["note"] in EDGE_NOTES.values()]
     if edges:
-        print(f"{EDGE_NOTE} in {len(edges)} of {len(rows)} rows (see the note column): extend the grid there")
+        print(f"σ* at an end of the grid in {len(edges)} of {len(rows)} rows: see the note column")
     print(
         f"computed in {compute_s:.1f} s, {total_s:.1f} s with the figures; wrote {len(written)} files to {out}/:"
     )

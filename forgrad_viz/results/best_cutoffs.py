@@ -1,7 +1,13 @@
-"""Do two models' sigma* differ? The bootstrap of log2(sigma*_a / sigma*_b) over the same image resamples."""
+"""Do two models' sigma* differ? The bootstrap of log2(sigma*_a / sigma*_b) over the same image resamples.
+
+sigma* is compared as a fraction of the Nyquist frequency of each sweep's maps (the unit that transfers across
+input resolutions: 15 cycles per image at 224 px is the same fraction as 16.07 at 240 px) when both sweeps record
+their image size (``params["image_size"]``), else in cycles per image; the result names its unit.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +16,12 @@ import numpy as np
 from forgrad_viz.results.paired import _argbest, _check_metric, paired_gains, plain_record
 from forgrad_viz.results.statistics import _bootstrap_weights, _check_level, _check_n_boot, _percentiles
 
-__all__ = ["CutoffComparison", "compare_best_cutoffs"]
+__all__ = ["CYCLES", "NYQUIST", "CutoffComparison", "compare_best_cutoffs"]
+
+#: Unit of a comparison of sweeps that both record their image size: the fraction of Nyquist of the shorter side.
+NYQUIST = "fraction of Nyquist"
+#: Unit of a comparison of sweeps whose image sizes are not both known: cycles per image.
+CYCLES = "cycles per image"
 
 
 @dataclass(frozen=True)
@@ -22,8 +33,10 @@ class CutoffComparison:
     metric : str
         The faithfulness metric whose paired gains choose each sigma*.
     cutoff_a, cutoff_b : float
-        In-sample sigma* of each sweep (largest mean paired gain; ties go to the smallest cutoff).
+        In-sample sigma* of each sweep in cycles per image (largest mean paired gain; ties go to the smallest
+        cutoff).
     ratio : float
+        sigma*_a / sigma*_b in ``unit``: ``nyquist_a / nyquist_b`` in fractions of Nyquist, else
         ``cutoff_a / cutoff_b``.
     low, high, level : float
         Percentile bootstrap interval of the ratio (``2 **`` the percentiles of ``log2(sigma*_a / sigma*_b)``
@@ -32,6 +45,13 @@ class CutoffComparison:
         Number of images N.
     name_a, name_b : str
         ``model_name`` of each sweep.
+    unit : str
+        The unit that the ratio compares sigma* in: :data:`NYQUIST` (``"fraction of Nyquist"``) when both
+        sweeps record their image size, else :data:`CYCLES` (``"cycles per image"``, which compares maps of
+        different sizes at different physical frequencies).
+    nyquist_a, nyquist_b : float or None
+        sigma* of each sweep as a fraction of the Nyquist frequency of its maps' shorter side; None when that
+        sweep's image size is unknown.
 
     Examples
     --------
@@ -50,6 +70,9 @@ class CutoffComparison:
     n_images: int
     name_a: str = ""
     name_b: str = ""
+    unit: str = CYCLES
+    nyquist_a: float | None = None
+    nyquist_b: float | None = None
 
     @property
     def differs(self) -> bool:
@@ -58,10 +81,9 @@ class CutoffComparison:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary of plain floats, ints and strings."""
-        casts = {"name_a": str, "name_b": str}
-        casts.update(
-            dict.fromkeys(("cutoff_a", "cutoff_b", "ratio", "low", "high", "level"), float), n_images=int
-        )
+        casts = {"name_a": str, "name_b": str, "unit": str}
+        casts.update(dict.fromkeys(("cutoff_a", "cutoff_b", "ratio", "low", "high", "level"), float))
+        casts.update(dict.fromkeys(("nyquist_a", "nyquist_b"), _float_or_none), n_images=int)
         return {**plain_record(self, "CutoffComparison", casts), "differs": self.differs}
 
 
@@ -72,6 +94,25 @@ def _positive_cutoffs(sweep: Any, name: str) -> np.ndarray:
     return cutoffs
 
 
+def _float_or_none(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _image_size(sweep: Any) -> tuple[int, int] | None:
+    """The sweep's ``image_size`` (None when unknown or when the object has none)."""
+    return getattr(sweep, "image_size", None)
+
+
+def _nyquist_scale(size: tuple[int, int] | None) -> float:
+    """Fractions of Nyquist per cycle per image of maps of ``size`` (``1 / (min(H, W) / 2)``); NaN if unknown."""
+    if size is None:
+        return math.nan
+    # imported here, not at the top: the results import without torch
+    from forgrad_viz.filters import cutoff_to_nyquist
+
+    return float(cutoff_to_nyquist(1.0, *size))
+
+
 def compare_best_cutoffs(
     sweep_a: Any, sweep_b: Any, metric: str, level: float = 0.95, n_boot: int = 1000, seed: int = 0
 ) -> CutoffComparison:
@@ -80,7 +121,10 @@ def compare_best_cutoffs(
     sigma* of each sweep maximises its mean paired gain over the unfiltered map (ties: smallest cutoff). The
     images are resampled ``n_boot`` times, the same resamples for both sweeps; on each resample both sigma*
     are recomputed, and the interval is the central ``level`` percentiles of ``log2(sigma*_a / sigma*_b)``
-    (nearest attained values), mapped back with ``2 **``. The two sweeps may use different cutoff grids.
+    (nearest attained values), mapped back with ``2 **``. The two sweeps may use different cutoff grids and
+    different image sizes: sigma* is compared as a fraction of the Nyquist frequency of each sweep's maps when
+    both record their size (``sweep.image_size``, from ``params["image_size"]``), else in cycles per image
+    (``unit`` says which).
 
     Parameters
     ----------
@@ -96,7 +140,7 @@ def compare_best_cutoffs(
     Returns
     -------
     CutoffComparison
-        sigma* of each sweep, their ratio and its interval.
+        sigma* of each sweep, their ratio in ``unit`` and its interval.
 
     Examples
     --------
@@ -108,8 +152,8 @@ def compare_best_cutoffs(
     ...     return CutoffSweep("saliency", "ideal", cutoffs, ("insertion",), {"insertion": scores},
     ...                        {"insertion": np.full(30, 0.4)}, {"insertion": True}, np.arange(30), name)
     >>> comparison = compare_best_cutoffs(make(4.0, "a"), make(16.0, "b"), "insertion", n_boot=200)
-    >>> comparison.ratio, comparison.differs
-    (0.25, True)
+    >>> comparison.ratio, comparison.differs, comparison.unit
+    (0.25, True, 'cycles per image')
     """
     _check_metric(sweep_a, metric, "sweep_a")
     _check_metric(sweep_b, metric, "sweep_b")
@@ -140,20 +184,27 @@ def compare_best_cutoffs(
 
     best_a = float(cutoffs_a[_argbest(gains_a.mean(axis=1)[:, None])[0]])
     best_b = float(cutoffs_b[_argbest(gains_b.mean(axis=1)[:, None])[0]])
+    scale_a, scale_b = _nyquist_scale(_image_size(sweep_a)), _nyquist_scale(_image_size(sweep_b))
+    in_nyquist = not (math.isnan(scale_a) or math.isnan(scale_b))
+    # sigma*_a / sigma*_b in the unit compared: cycles per image times scale_a / scale_b in fractions of Nyquist
+    factor = scale_a / scale_b if in_nyquist else 1.0
 
     weights = _bootstrap_weights(n_images, n_boot, seed).T  # (N, n_boot), one matrix for both sweeps
     boot_a = cutoffs_a[_argbest(gains_a @ weights)]  # (n_boot,)
     boot_b = cutoffs_b[_argbest(gains_b @ weights)]
-    low, high = _percentiles(np.log2(boot_a / boot_b), level, method="nearest")
+    low, high = _percentiles(np.log2(factor * boot_a / boot_b), level, method="nearest")
     return CutoffComparison(
         metric=metric,
         cutoff_a=best_a,
         cutoff_b=best_b,
-        ratio=best_a / best_b,
+        ratio=factor * best_a / best_b,
         low=float(2.0**low),
         high=float(2.0**high),
         level=level,
         n_images=n_images,
         name_a=str(getattr(sweep_a, "model_name", "")),
         name_b=str(getattr(sweep_b, "model_name", "")),
+        unit=NYQUIST if in_nyquist else CYCLES,
+        nyquist_a=None if math.isnan(scale_a) else best_a * scale_a,
+        nyquist_b=None if math.isnan(scale_b) else best_b * scale_b,
     )

@@ -82,7 +82,8 @@ class ArchitectureComparison:
         ``held_out_gain``, ``held_out_low``, ``held_out_high`` and ``held_out_excludes_zero`` come from
         :meth:`CutoffSweep.held_out` with ``folds`` folds (sigma* never scored on the images that chose it).
         Gains are signed so that > 0 means more faithful than the unfiltered map (for Deletion, lower is better).
-        ``note`` says "σ* at grid edge" when sigma* is the smallest or largest cutoff (no warning is raised);
+        ``note`` says what a sigma* at the smallest or largest cutoff means (a near-constant map, the unfiltered
+        map, or a grid to extend: :data:`~forgrad_viz.results.edges.EDGE_NOTES`; no warning is raised);
         ``weights`` is where the model's weights came from, when known. See
         :func:`forgrad_viz.results.comparison_rows.cutoff_rows`.
         """
@@ -97,7 +98,8 @@ class ArchitectureComparison:
         """Do the sigma* of two models differ? One row per method x metric x pair of models.
 
         Each row is :func:`forgrad_viz.results.compare_best_cutoffs` of the two sweeps (same images): ``ratio``
-        sigma*_a / sigma*_b, its paired bootstrap interval ``ratio_low``/``ratio_high``, and ``differs`` (the
+        sigma*_a / sigma*_b in ``ratio_unit`` (fractions of Nyquist when both sweeps record their image size,
+        else cycles per image), its paired bootstrap interval ``ratio_low``/``ratio_high``, and ``differs`` (the
         interval excludes 1). See :func:`forgrad_viz.results.comparison_rows.difference_rows`.
         """
         return _rows.difference_rows(self.sweeps, level=level, n_boot=n_boot, seed=seed)

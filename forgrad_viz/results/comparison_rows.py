@@ -17,9 +17,7 @@ import numpy as np
 
 from forgrad_viz.results.best_cutoffs import compare_best_cutoffs
 from forgrad_viz.results.cutoff_sweep import CutoffSweep
-
-#: Note of a row whose sigma* is the smallest or largest cutoff of the grid.
-EDGE_NOTE = "σ* at grid edge"
+from forgrad_viz.results.edges import EDGE_NOTES
 
 #: Columns of :func:`cutoff_rows`, in order.
 ROW_FIELDS = (
@@ -50,9 +48,12 @@ DIFFERENCE_FIELDS = (
     "n_images",
     "sigma_a",
     "sigma_b",
+    "nyquist_a",
+    "nyquist_b",
     "ratio",
     "ratio_low",
     "ratio_high",
+    "ratio_unit",
     "differs",
 )
 
@@ -63,7 +64,6 @@ def _sweep_row(
     best = sweep.best_cutoff(metric, level=level, n_boot=n_boot, seed=seed, warn_at_edge=False)
     held = sweep.held_out(metric, folds=folds, seed=seed, level=level, n_boot=n_boot)
     sign = 1.0 if sweep.higher_is_better[metric] else -1.0
-    at_edge = sweep.cutoffs.shape[0] > 1 and best.cutoff in (sweep.cutoffs[0], sweep.cutoffs[-1])
     return {
         "model": model,
         "method": method,
@@ -80,7 +80,7 @@ def _sweep_row(
         "held_out_high": held.high,
         "held_out_excludes_zero": held.excludes_zero,
         "folds": held.folds,
-        "note": EDGE_NOTE if at_edge else "",
+        "note": EDGE_NOTES[best.edge] if best.edge else "",
     }
 
 
@@ -106,7 +106,8 @@ def cutoff_rows(
     ``improvement`` is the in-sample gain at sigma* (sigma* chosen and scored on all images, biased upwards);
     ``held_out_*`` is :meth:`CutoffSweep.held_out` (sigma* chosen on the other folds): the number to report.
     Gains are signed so that > 0 means better than the unfiltered map. A sigma* at either end of the grid is
-    noted in ``note`` (no warning). Black-box references have a score and NaN for the rest.
+    noted in ``note`` with what that end means (:data:`~forgrad_viz.results.edges.EDGE_NOTES`; no warning).
+    Black-box references have a score and NaN for the rest.
 
     Examples
     --------
@@ -132,7 +133,10 @@ def difference_rows(
 ) -> list[dict[str, Any]]:
     """One row per method x metric x pair of models: :func:`~forgrad_viz.results.compare_best_cutoffs`.
 
-    ``ratio`` is sigma*_a / sigma*_b with its paired bootstrap interval; ``differs`` says the interval excludes 1.
+    ``sigma_a``/``sigma_b`` are in cycles per image, ``nyquist_a``/``nyquist_b`` the same as fractions of Nyquist
+    (None when a sweep does not record its image size). ``ratio`` is sigma*_a / sigma*_b in ``ratio_unit``
+    (fractions of Nyquist when both sizes are known, which transfers across resolutions, else cycles per image)
+    with its paired bootstrap interval; ``differs`` says the interval excludes 1.
 
     Examples
     --------
@@ -158,9 +162,12 @@ def difference_rows(
                         "n_images": found.n_images,
                         "sigma_a": found.cutoff_a,
                         "sigma_b": found.cutoff_b,
+                        "nyquist_a": found.nyquist_a,
+                        "nyquist_b": found.nyquist_b,
                         "ratio": found.ratio,
                         "ratio_low": found.low,
                         "ratio_high": found.high,
+                        "ratio_unit": found.unit,
                         "differs": found.differs,
                     }
                 )
@@ -223,9 +230,18 @@ def cutoff_markdown(rows: Sequence[Mapping[str, Any]], digits: int = 3) -> str:
     return _table(header, cells)
 
 
+def _sigma(cutoff: float, nyquist: float | None) -> str:
+    """sigma* in cycles per image, and as a fraction of Nyquist when known: ``15 (0.134 Nyquist)``."""
+    return f"{cutoff:.3g}" if nyquist is None else f"{cutoff:.3g} ({nyquist:.3g} Nyquist)"
+
+
 def difference_markdown(rows: Sequence[Mapping[str, Any]], digits: int = 3) -> str:
-    """The rows of :func:`difference_rows` as a Markdown table ("do the sigma* differ?")."""
-    header = "method | metric | model a | model b | N | sigma* a | sigma* b | ratio a/b | interval | differ"
+    """The rows of :func:`difference_rows` as a Markdown table ("do the sigma* differ?").
+
+    sigma* is shown in cycles per image with its fraction of Nyquist when known; the column "ratio in" names
+    the unit of the ratio and its interval.
+    """
+    header = "method | metric | model a | model b | N | sigma* a | sigma* b | ratio a/b | interval | ratio in | differ"
     cells = [
         [
             row["method"],
@@ -233,10 +249,11 @@ def difference_markdown(rows: Sequence[Mapping[str, Any]], digits: int = 3) -> s
             row["model_a"],
             row["model_b"],
             str(row["n_images"]),
-            f"{row['sigma_a']:.3g}",
-            f"{row['sigma_b']:.3g}",
+            _sigma(row["sigma_a"], row["nyquist_a"]),
+            _sigma(row["sigma_b"], row["nyquist_b"]),
             f"{row['ratio']:.{digits}g}",
             _interval(row["ratio_low"], row["ratio_high"], digits, "g"),
+            row["ratio_unit"],
             "yes" if row["differs"] else "no",
         ]
         for row in rows

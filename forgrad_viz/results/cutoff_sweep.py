@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from forgrad_viz.results import paired
+from forgrad_viz.results.edges import edge_message, grid_edge
 from forgrad_viz.results.serialization import _from_list, _read_json, _to_list, _write_json
 from forgrad_viz.results.statistics import _bootstrap_weights, _check_level, _percentiles, bootstrap_ci
 
@@ -27,7 +28,11 @@ def _check_metric(metric: str, available: tuple[str, ...] | list[str]) -> str:
 class BestCutoff:
     """The cutoff with the best mean score, with a bootstrap interval over images.
 
-    ``low``/``high`` are percentiles of the best cutoff over bootstrap resamples of the images.
+    ``low``/``high`` are percentiles of the best cutoff over bootstrap resamples of the images. ``nyquist`` is
+    ``cutoff`` as a fraction of the Nyquist frequency of the maps' shorter side (a unit that transfers across
+    input resolutions, :func:`~forgrad_viz.filters.cutoff_to_nyquist`), ``None`` when the sweep does not record
+    its image size. ``edge`` is ``""`` inside the grid, else a key of
+    :data:`~forgrad_viz.results.edges.EDGE_NOTES` (what a sigma* at that end of the grid means).
     """
 
     metric: str
@@ -36,6 +41,8 @@ class BestCutoff:
     high: float
     score: float
     unfiltered: float
+    nyquist: float | None = None
+    edge: str = ""
 
 
 @dataclass
@@ -63,7 +70,8 @@ class CutoffSweep:
     model_name : str
         A label for the model.
     params : dict
-        Parameters of the sweep and of the metrics.
+        Parameters of the sweep and of the metrics; ``params["image_size"]`` is the maps' ``[H, W]`` (recorded
+        by :func:`~forgrad_viz.sweep.sweep_cutoffs`; see :attr:`image_size`).
     references : dict
         Black-box method -> metric -> per-image scores (N,), on the same images.
 
@@ -123,6 +131,31 @@ class CutoffSweep:
         """Number of images scored."""
         return int(self.image_ids.shape[0])
 
+    @property
+    def image_size(self) -> tuple[int, int] | None:
+        """The maps' ``(H, W)`` from ``params["image_size"]``, or None when the sweep does not record it."""
+        size = self.params.get("image_size")
+        if size is None:
+            return None
+        if (
+            not isinstance(size, (list, tuple))
+            or len(size) != 2
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 2 for s in size)
+        ):
+            raise ValueError(f"params['image_size'] must be [H, W], two integers >= 2; got {size!r}")
+        return int(size[0]), int(size[1])
+
+    def nyquist(self, cutoff: float) -> float | None:
+        """``cutoff`` (cycles per image) as a fraction of Nyquist of the maps' shorter side; None when the image
+        size is not recorded. See :func:`~forgrad_viz.filters.cutoff_to_nyquist`."""
+        size = self.image_size
+        if size is None:
+            return None
+        # imported here, not at the top: the results import without torch
+        from forgrad_viz.filters import cutoff_to_nyquist
+
+        return float(cutoff_to_nyquist(float(cutoff), *size))
+
     def mean(self, metric: str) -> np.ndarray:
         """Mean score over images at each cutoff, shape (S,)."""
         return self.scores[_check_metric(metric, self.metrics)].mean(axis=1)
@@ -143,7 +176,10 @@ class CutoffSweep:
         For a metric where higher is better sigma* is the argmax of the mean score over cutoffs, else the
         argmin. The interval holds the ``level`` central percentiles of sigma* recomputed on ``n_boot``
         resamples of the images. This is the in-sample choice: report its gain with :meth:`held_out`. A sigma*
-        at either end of the grid warns (``warn_at_edge``), since the optimum may lie beyond the grid.
+        at either end of the grid warns (``warn_at_edge``) with what that end means
+        (:func:`~forgrad_viz.results.edges.edge_message`): at a cutoff of 1 cycle per image or less an almost
+        constant map (a lower cutoff cannot help), at a largest cutoff that removes nothing the unfiltered map
+        (the filter does not help), else a grid to extend. ``BestCutoff.edge`` says which.
         """
         scores = self.scores[_check_metric(metric, self.metrics)]
         _check_level(level)
@@ -152,14 +188,9 @@ class CutoffSweep:
         resampled = scores @ _bootstrap_weights(self.n_images, n_boot, seed).T  # (S, n_boot)
         boot_cutoffs = self.cutoffs[np.argmax(sign * resampled, axis=0)]
         low, high = _percentiles(boot_cutoffs, level, method="nearest")
-        if warn_at_edge and self.cutoffs.shape[0] > 1 and best in (0, self.cutoffs.shape[0] - 1):
-            end = "smallest" if best == 0 else "largest"
-            warnings.warn(
-                f"{self.model_name or 'the model'}, {self.method}, {metric}: sigma* = {self.cutoffs[best]:.3g} is the "
-                f"{end} cutoff of the grid; the optimum may lie beyond it: extend the grid",
-                UserWarning,
-                stacklevel=2,
-            )
+        message = edge_message(self, metric, best)
+        if warn_at_edge and message:
+            warnings.warn(message, UserWarning, stacklevel=2)
         return BestCutoff(
             metric=metric,
             cutoff=float(self.cutoffs[best]),
@@ -167,6 +198,8 @@ class CutoffSweep:
             high=float(high),
             score=float(scores[best].mean()),
             unfiltered=float(self.unfiltered[metric].mean()),
+            nyquist=self.nyquist(self.cutoffs[best]),
+            edge=grid_edge(self, best),
         )
 
     def gain(self, metric: str) -> np.ndarray:
