@@ -170,6 +170,13 @@ def test_a_saved_sweep_a_dataset_and_precomputed_attributions(model, images, swe
     )
 
 
+def test_metric_options_override_the_sweeps_protocol(model, images, sweep):
+    browser = SweepBrowser(sweep, images, model, show=1, n_boot=200, metric_options={"steps": 2})
+    for item in browser.shown.values():
+        np.testing.assert_allclose(item.x, [0.0, 0.5, 1.0])
+        assert item.curves["deletion"].shape == (2, 3)
+
+
 def test_export_and_display(browser, tmp_path):
     figure = browser.current_figure()
     assert isinstance(figure, Figure) and len(figure.axes) == 5
@@ -203,5 +210,10 @@ def test_bad_input_raises(model, images, sweep, tmp_path):
         SweepBrowser(sweep, images, model, cmap="nope")
     with pytest.raises(ValueError, match="metric_options"):
         SweepBrowser(sweep, images, model, metric_options={"stepz": 3})
+    described = CutoffSweep.from_dict(
+        {**sweep.to_dict(), "params": {**sweep.params, "deletion_baseline": "Tensor"}}
+    )
+    with pytest.raises(ValueError, match="saved as a description"):
+        SweepBrowser(described, images, model, show=1)
     with pytest.raises(ValueError, match="folds"):
         SweepBrowser(sweep, images, model, folds=1)

@@ -20,12 +20,20 @@ from torch.utils.data import Dataset, IterableDataset
 from forgrad_viz._utils import check_images, check_model, model_device, resolve_targets
 from forgrad_viz.attribution import explain
 from forgrad_viz.filters import forgrad
-from forgrad_viz.metrics import auc, perturbation_curves
+from forgrad_viz.metrics import DEFAULT_STEPS, auc, perturbation_curves
 from forgrad_viz.results import CutoffSweep
 from forgrad_viz.results.paired import HeldOutGain
 from forgrad_viz.sweep.source import split_item
 
-__all__ = ["CURVE_MODES", "BrowsedImage", "Ranking", "browse_data", "open_sweep", "rank_by_held_out_gain"]
+__all__ = [
+    "CURVE_MODES",
+    "PROTOCOL_KEYS",
+    "BrowsedImage",
+    "Ranking",
+    "browse_data",
+    "open_sweep",
+    "rank_by_held_out_gain",
+]
 
 #: The perturbation curves the browser shows, in order.
 CURVE_MODES = ("deletion", "insertion")
@@ -248,25 +256,30 @@ def _targets(
     return resolve_targets(model, images, values[torch.as_tensor(rows)])
 
 
+#: Keys of ``metric_options``: the sweep's protocol of Deletion and Insertion, as saved in its ``params``.
+PROTOCOL_KEYS = ("steps", "deletion_baseline", "insertion_baseline", "score", "precision", "backend")
+
+
 def _protocol(sweep: CutoffSweep, metric_options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Deletion/Insertion settings: the sweep's (``params``) overridden by ``metric_options``."""
-    params = sweep.params
-    protocol = {
-        "steps": params.get("steps", 16),
-        "deletion": params.get("deletion_baseline", 0.0),
-        "insertion": params.get("insertion_baseline", "blur"),
-        "score": params.get("score", "probability"),
-    }
+    """The sweep's Deletion/Insertion settings (its ``params``, defaults where absent) updated by
+    ``metric_options``. ``precision`` and ``backend`` are passed on only where given (sweeps that record them)."""
     options = dict(metric_options or {})
-    unknown = set(options) - {"steps", "deletion_baseline", "insertion_baseline", "score"}
+    unknown = sorted(set(options) - set(PROTOCOL_KEYS))
     if unknown:
-        raise ValueError(
-            f"metric_options takes steps, deletion_baseline, insertion_baseline, score; got {unknown}"
-        )
-    protocol.update({k.removesuffix("_baseline"): v for k, v in options.items()})
+        raise ValueError(f"metric_options takes {list(PROTOCOL_KEYS)}; got {unknown}")
+    defaults = {
+        "steps": DEFAULT_STEPS,
+        "deletion_baseline": 0.0,
+        "insertion_baseline": "blur",
+        "score": "probability",
+    }
+    protocol = {key: sweep.params.get(key, default) for key, default in defaults.items()}
+    protocol.update({key: sweep.params[key] for key in ("precision", "backend") if key in sweep.params})
+    protocol.update(options)
     for mode in CURVE_MODES:
-        baseline = protocol[mode]
-        if not (baseline == "blur" or isinstance(baseline, (int, float, torch.Tensor)) or callable(baseline)):
+        baseline = protocol[f"{mode}_baseline"]
+        given = isinstance(baseline, (int, float, torch.Tensor)) or callable(baseline)
+        if not (given or (isinstance(baseline, str) and baseline == "blur")):
             raise ValueError(
                 f"the sweep's {mode} baseline ({baseline!r}) was saved as a description: pass it in "
                 f"metric_options={{'{mode}_baseline': ...}}"
@@ -344,6 +357,7 @@ def browse_data(
     if model is not None:
         protocol = _protocol(sweep, metric_options)
         stacked = torch.stack([raw, filtered]).to(device)  # (2, n, H, W): raw, FORGrad
+        shared = {k: v for k, v in protocol.items() if not k.endswith("_baseline")}
         for mode in CURVE_MODES:
             steps_x, values = perturbation_curves(
                 model,
@@ -351,10 +365,9 @@ def browse_data(
                 stacked,
                 classes,
                 mode=mode,
-                steps=int(protocol["steps"]),
-                baseline=protocol[mode],
-                score=protocol["score"],
+                baseline=protocol[f"{mode}_baseline"],
                 batch_size=batch_size,
+                **shared,
             )
             x, curves[mode] = steps_x.double().numpy(), values.double().numpy()
     gains = ranking.held_out.per_image

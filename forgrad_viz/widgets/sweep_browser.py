@@ -74,7 +74,9 @@ class SweepBrowser(ExplorerBase):
     method_options : dict, optional
         Options of :func:`~forgrad_viz.explain` (default: the sweep's ``params["method_options"]``).
     metric_options : dict, optional
-        ``steps``, ``deletion_baseline``, ``insertion_baseline``, ``score`` of the curves (default: the sweep's).
+        The curves' protocol: ``steps``, ``deletion_baseline``, ``insertion_baseline``, ``score`` (and
+        ``precision``, ``backend``); default: the sweep's ``params``. A baseline the sweep saved only as a
+        description (a tensor or a callable) must be passed here.
     cmap : str
         Colour map of the heatmaps.
     batch_size : int, optional
