@@ -474,3 +474,132 @@ def test_mean_only_threshold_follows_the_shorter_side_on_non_square_maps() -> No
         warnings.simplefilter("error")
         kept = lowpass(maps, 0.6)  # the first harmonic along the longer side survives: not constant
     assert np.ptp(kept, axis=(-2, -1)).min() > 0
+
+
+# --------------------------------------------------------------------------------------------- padding
+PADDINGS = ["reflect", "zero"]
+
+
+def numpy_padded_lowpass(maps: np.ndarray, cutoff: float, padding: str) -> np.ndarray:
+    """Pad each side by half the map with numpy, keep the physical frequencies of radius <= cutoff cycles per
+    original image on the padded full spectrum, crop back."""
+    height, width = maps.shape[-2:]
+    top, left = height // 2, width // 2
+    pads = [(0, 0)] * (maps.ndim - 2) + [(top, height - top), (left, width - left)]
+    padded = np.pad(maps, pads, mode="reflect" if padding == "reflect" else "constant")
+    fy = np.fft.fftfreq(padded.shape[-2])[:, None]  # cycles per pixel
+    fx = np.fft.fftfreq(padded.shape[-1])[None, :]
+    mask = np.sqrt(fy**2 + fx**2) * min(height, width) <= cutoff * (1 + 1e-9)
+    out = np.fft.ifft2(np.fft.fft2(padded) * mask).real
+    return out[..., top : top + height, left : left + width]
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize(("height", "width"), [(16, 16), (16, 10), (9, 4), (7, 9)])
+@pytest.mark.parametrize("cutoff", [1.3, 3.3])
+def test_padded_lowpass_and_forgrad_match_numpy(padding: str, height: int, width: int, cutoff: float) -> None:
+    rng = np.random.default_rng(height * width)
+    maps = rng.normal(size=(2, height, width))
+    out = lowpass(maps, cutoff, padding=padding)
+    assert out.shape == maps.shape and out.flags.c_contiguous
+    np.testing.assert_allclose(out, numpy_padded_lowpass(maps, cutoff, padding), atol=1e-10)
+    attributions = rng.normal(size=(2, 3, height, width))
+    expected = np.abs(numpy_padded_lowpass(np.abs(attributions.mean(axis=1)), cutoff, padding))
+    np.testing.assert_allclose(forgrad(attributions, cutoff, padding=padding), expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("cutoff", [2.0, 4.0])
+def test_padding_stops_the_wrap_around(cutoff: float) -> None:
+    """A bright patch at the left edge lights up the right edge of the periodic filter, not of a padded one."""
+    maps = torch.zeros(1, 32, 32, dtype=torch.float64)
+    maps[0, 12:20, 0:3] = 1.0
+
+    def right_over_left(padding: str | None) -> float:
+        out = forgrad(maps, cutoff, padding=padding)[0]
+        return float(out[12:20, -1].mean() / out[12:20, 0].mean())
+
+    assert right_over_left(None) > 0.5  # the periodic FFT wraps the patch onto the opposite edge
+    for padding in PADDINGS:
+        assert right_over_left(padding) < 0.05
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize(("height", "width"), [(12, 16), (11, 14)])
+def test_padded_filter_past_max_cutoff_is_identity(padding: str, height: int, width: int) -> None:
+    """Padding changes only what lies beyond the border: a cutoff that keeps every frequency of the padded map
+    keeps the map. On an even size that is the unpadded map's max_cutoff; on an odd one it is larger (the
+    padded map reaches 0.5 cycle per pixel), and the unpadded max_cutoff still removes something there."""
+    maps = torch.randn(3, height, width, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    top = max_cutoff(height, width, padding=padding)
+    torch.testing.assert_close(lowpass(maps, top, padding=padding), maps, atol=1e-12, rtol=0)
+    if height % 2 == 0 and width % 2 == 0:
+        assert top == max_cutoff(height, width)
+    else:
+        assert top > max_cutoff(height, width)
+        assert not torch.allclose(lowpass(maps, max_cutoff(height, width), padding=padding), maps, atol=1e-6)
+
+
+def test_padding_none_is_the_periodic_filter_bit_for_bit() -> None:
+    attributions = torch.randn(3, 2, 20, 14, generator=torch.Generator().manual_seed(4))
+    cutoffs = [1.5, 3.0, 7.0]
+    assert torch.equal(forgrad(attributions, cutoffs, padding=None), forgrad(attributions, cutoffs))
+    assert torch.equal(lowpass(attributions, 3.0, padding=None), lowpass(attributions, 3.0))
+    chunks = [maps for _, maps in iter_forgrad(attributions, cutoffs, chunk_size=2, padding=None)]
+    assert torch.equal(
+        torch.cat(chunks), torch.cat([maps for _, maps in iter_forgrad(attributions, cutoffs, 2)])
+    )
+    np.testing.assert_allclose(
+        lowpass(attributions.double(), 3.0).numpy(),
+        numpy_lowpass(attributions.double().numpy(), 3.0),
+        atol=1e-10,
+    )
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_padded_iter_forgrad_equals_padded_forgrad(padding: str) -> None:
+    attributions = torch.randn(2, 3, 14, 11, generator=torch.Generator().manual_seed(9))
+    cutoffs = [0.8, 2.0, 5.0]
+    chunks = [maps for _, maps in iter_forgrad(attributions, cutoffs, chunk_size=2, padding=padding)]
+    assert [tuple(c.shape) for c in chunks] == [(2, 2, 14, 11), (1, 2, 14, 11)]
+    torch.testing.assert_close(torch.cat(chunks), forgrad(attributions, cutoffs, padding=padding))
+    low = lowpass(attributions.numpy().astype(np.float32), 2.0, padding=padding)
+    assert isinstance(low, np.ndarray) and low.dtype == np.float32 and low.shape == (2, 3, 14, 11)
+
+
+def test_padded_maps_keep_frequencies_below_one_cycle() -> None:
+    """Padded to twice its size, a map has a frequency at 0.5 cycle per original image: 0.75 is not the mean."""
+    attributions = np.random.default_rng(3).normal(size=(2, 3, 16, 16))
+    with pytest.warns(UserWarning, match="only the mean"):
+        forgrad(attributions, 0.75)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = forgrad(attributions, 0.75, padding="reflect")
+    assert float(out.std(axis=(1, 2)).min()) > 0
+    with pytest.warns(
+        UserWarning, match=r"below 0\.5 cycle per image on 16 x 16 maps \(32 x 32 once padded\)"
+    ):
+        forgrad(attributions, 0.25, padding="zero")
+
+
+@pytest.mark.parametrize("padding", ["symmetric", "Reflect", True, 0, "none"])
+def test_bad_padding_raises_value_error_naming_it(padding: object) -> None:
+    maps = torch.rand(2, 8, 8)
+    for call in (
+        lambda: lowpass(maps, 2.0, padding=padding),
+        lambda: forgrad(maps, 2.0, padding=padding),
+        lambda: iter_forgrad(maps, [2.0], padding=padding),  # at the call, before iterating
+    ):
+        with pytest.raises(ValueError, match="padding"):
+            call()
+
+
+@pytest.mark.cuda
+@cuda
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_cuda_padding_matches_cpu(padding: str) -> None:
+    attributions = torch.randn(4, 3, 21, 16, generator=torch.Generator().manual_seed(11))
+    on_gpu = forgrad(attributions.cuda(), [1.0, 4.0], padding=padding)
+    assert on_gpu.device.type == "cuda"
+    torch.testing.assert_close(
+        on_gpu.cpu(), forgrad(attributions, [1.0, 4.0], padding=padding), atol=1e-5, rtol=1e-5
+    )

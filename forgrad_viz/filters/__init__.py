@@ -25,6 +25,11 @@ Inputs are real maps, torch tensors on any device or numpy arrays (numpy in, num
 float64 are computed in their own precision; float16 and bfloat16 are computed in float32 and cast back. The
 results are not differentiable (computed on detached tensors).
 
+Edges: the FFT treats a map as periodic, so at a low cutoff a region at one edge spreads onto the opposite one.
+``padding="reflect"`` or ``"zero"`` (:func:`lowpass`, :func:`forgrad`, :func:`iter_forgrad`) pads each side by
+half the map, filters at the same cutoff in cycles per original image and crops back; ``padding=None`` (the
+default) is the paper's periodic filter, bit for bit.
+
 Performance: one forward ``rfft2`` serves every cutoff. The masked inverse transforms run in tiles of about
 2 MiB on the CPU (so that each tile's spectrum and output stay in cache, several times faster than one huge
 batched ``irfft2``) and in large batches on CUDA, writing straight into the preallocated output.
@@ -34,6 +39,8 @@ Modules
 cutoffs
     Cutoff units: the radius grid of the ``rfft2`` bins, parsing of cutoffs, conversions to and from fractions of
     Nyquist, the largest useful cutoff and default log-spaced cutoffs.
+padding
+    Padding the maps by half their size (reflect or zero) before the FFT and cropping them back.
 masks
     The filter kinds and their gains on the ``rfft2`` bins (:func:`frequency_mask`), cached per size and cutoffs.
 maps
@@ -51,9 +58,11 @@ from forgrad_viz.filters.cutoffs import (
 )
 from forgrad_viz.filters.filtering import forgrad, iter_forgrad, lowpass
 from forgrad_viz.filters.masks import KINDS, frequency_mask
+from forgrad_viz.filters.padding import PADDINGS
 
 __all__ = [
     "KINDS",
+    "PADDINGS",
     "cutoff_to_nyquist",
     "default_cutoffs",
     "forgrad",

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from forgrad_viz._utils import check_positive_int
+from forgrad_viz.filters.padding import check_padding, padded_size
 
 CutoffLike = float | Sequence[float] | np.ndarray | torch.Tensor
 
@@ -88,16 +89,23 @@ def frequency_radius(
     return _radius64(height, width).to(device=device, dtype=dtype)
 
 
-def max_cutoff(height: int, width: int) -> float:
+def max_cutoff(height: int, width: int, padding: str | None = None) -> float:
     """The largest bin radius of an ``height x width`` map: a cutoff at or above it removes nothing.
+
+    With ``padding`` (see :mod:`~forgrad_viz.filters.padding`) it is the largest radius of the padded map, in
+    cycles per original image: the same on even sizes, slightly larger on odd ones (a padded map of ``2H`` rows
+    reaches 0.5 cycle per pixel, an odd map of ``H`` rows only ``(H - 1) / (2H)``).
 
     Examples
     --------
     >>> round(max_cutoff(224, 224), 2)
     158.39
+    >>> round(max_cutoff(299, 299), 2), round(max_cutoff(299, 299, padding="reflect"), 2)
+    (210.72, 211.42)
     """
     height, width = _check_size(height, width)
-    return float(_radius64(height, width).max())
+    padded = padded_size(height, width, check_padding(padding))
+    return float(_radius64(*padded).max()) * min(height, width) / min(padded)
 
 
 def cutoff_to_nyquist(cutoff: CutoffLike, height: int, width: int) -> float | np.ndarray:

@@ -1,4 +1,5 @@
-"""Low-pass filtering and FORGrad: one forward ``rfft2`` for every cutoff, masked inverse FFTs in tiles."""
+"""Low-pass filtering and FORGrad: one forward ``rfft2`` for every cutoff, masked inverse FFTs in tiles; the maps
+padded first on request (:mod:`~forgrad_viz.filters.padding`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from forgrad_viz._utils import check_positive_int, iter_chunks
 from forgrad_viz.filters.cutoffs import _IDEAL_TOLERANCE, CutoffLike, _parse_cutoffs
 from forgrad_viz.filters.maps import Maps, _check_finite, _to_tensor
 from forgrad_viz.filters.masks import _mask
+from forgrad_viz.filters.padding import check_padding, crop, pad_maps, padded_cutoffs, padded_size
 from forgrad_viz.filters.threads import fft_threads
 
 _CPU_TILE_BYTES = 2 * 2**20
@@ -29,19 +31,26 @@ def _tile_shape(n_cutoffs: int, n_maps: int, bytes_per_map: int, device: torch.d
     return 1, max(1, budget // bytes_per_map)
 
 
-def _warn_mean_only(cutoffs: tuple[float, ...], kind: str, height: int, width: int) -> None:
+def _warn_mean_only(
+    cutoffs: tuple[float, ...], kind: str, height: int, width: int, padding: str | None = None
+) -> None:
     """Warn once (for all the cutoffs of a call) when an ideal filter keeps only the DC bin: a constant map.
 
-    The lowest non-zero frequency lies at ``min(H, W) / max(H, W)`` cycles per image (1 on a square map), so an
-    ideal cutoff below it (within the mask's tolerance) keeps only the mean. Smooth filters (gaussian,
-    butterworth) keep some of every frequency and never warn.
+    The lowest non-zero frequency lies at ``min(H, W) / max(H', W')`` cycles per image, ``H' x W'`` the size
+    filtered (1 on a square map, 0.5 once padded to twice its size), so an ideal cutoff below it (within the
+    mask's tolerance) keeps only the mean. Smooth filters (gaussian, butterworth) keep some of every frequency
+    and never warn.
     """
-    lowest = min(height, width) / max(height, width)
+    lowest = min(height, width) / max(padded_size(height, width, padding))
     below = [c for c in cutoffs if c * (1.0 + _IDEAL_TOLERANCE) < lowest]
     if kind == "ideal" and below:
+        padded = (
+            "" if padding is None else " ({} x {} once padded)".format(*padded_size(height, width, padding))
+        )
         warnings.warn(
             f"cutoff {below if len(below) > 1 else below[0]} is below {lowest:.3g} cycle per image on "
-            f"{height} x {width} maps: only the mean survives the ideal filter, the filtered map is constant",
+            f"{height} x {width} maps{padded}: only the mean survives the ideal filter, the filtered map is "
+            "constant",
             UserWarning,
             stacklevel=3,
         )
@@ -104,7 +113,9 @@ def _call_threads(maps: torch.Tensor, n_cutoffs: int, tiles: list[tuple[slice, s
     )
 
 
-def lowpass(maps: Maps, cutoff: CutoffLike, kind: str = "ideal", order: int = 2) -> Maps:
+def lowpass(
+    maps: Maps, cutoff: CutoffLike, kind: str = "ideal", order: int = 2, *, padding: str | None = None
+) -> Maps:
     """Low-pass filter real 2-D maps in the Fourier domain.
 
     Parameters
@@ -119,6 +130,11 @@ def lowpass(maps: Maps, cutoff: CutoffLike, kind: str = "ideal", order: int = 2)
         Filter shape (see :mod:`forgrad_viz.filters`). ``"ideal"`` is the paper's binary mask.
     order : int
         Butterworth order (>= 1).
+    padding : {None, "reflect", "zero"}
+        ``None`` (default): the periodic FFT, the paper's filter (a region at one edge spreads onto the opposite
+        edge at low cutoffs). ``"reflect"`` or ``"zero"``: each side padded by half the map (mirrored, or with
+        zeros) before filtering at the same cutoff in cycles per original image, then cropped back; four times
+        the pixels to transform (:mod:`~forgrad_viz.filters.padding`).
 
     Returns
     -------
@@ -132,28 +148,38 @@ def lowpass(maps: Maps, cutoff: CutoffLike, kind: str = "ideal", order: int = 2)
     torch.Size([2, 32, 32])
     >>> lowpass(maps, [2.0, 4.0, 8.0], kind="gaussian").shape
     torch.Size([3, 2, 32, 32])
+    >>> lowpass(maps, 2.0, padding="reflect").shape
+    torch.Size([2, 32, 32])
     """
     tensor, restore = _to_tensor(maps, "maps")
     cutoffs, is_sequence = _parse_cutoffs(cutoff)
-    _warn_mean_only(cutoffs, kind, *tensor.shape[-2:])
-    out = _filter(tensor, cutoffs, kind, order, absolute=False)
+    padding = check_padding(padding)
+    _warn_mean_only(cutoffs, kind, *tensor.shape[-2:], padding)
+    out = _filter(tensor, cutoffs, kind, order, absolute=False, padding=padding)
     return restore(out if is_sequence else out[0])
 
 
 def _filter(
-    tensor: torch.Tensor, cutoffs: tuple[float, ...], kind: str, order: int, absolute: bool
+    tensor: torch.Tensor,
+    cutoffs: tuple[float, ...],
+    kind: str,
+    order: int,
+    absolute: bool,
+    padding: str | None = None,
 ) -> torch.Tensor:
-    """(S, *tensor.shape) filtered maps (``abs`` of them when ``absolute``)."""
+    """(S, *tensor.shape) filtered maps (``abs`` of them when ``absolute``), padded first unless None."""
     *batch, height, width = tensor.shape
-    masks = _mask(height, width, cutoffs, kind, order, tensor.device, tensor.dtype)
-    maps = tensor.reshape(-1, height, width)
+    maps = pad_maps(tensor.reshape(-1, height, width), padding)
+    masks = _mask(
+        *maps.shape[-2:], padded_cutoffs(cutoffs, padding), kind, order, tensor.device, tensor.dtype
+    )
     tiles = _tiles(len(cutoffs), tuple(maps.shape), maps)
     threads = _call_threads(maps, len(cutoffs), tiles, forward=True)
     with torch_threads(threads):
         spectrum = torch.fft.rfft2(maps)
-    out = tensor.new_empty((len(cutoffs), maps.shape[0], height, width))
+    out = tensor.new_empty((len(cutoffs), *maps.shape))
     _inverse_into(spectrum, masks, out, absolute, tiles, threads)
-    return out.reshape(len(cutoffs), *batch, height, width)
+    return crop(out, height, width, padding).reshape(len(cutoffs), *batch, height, width)
 
 
 def _forgrad_input(attributions: Any) -> tuple[torch.Tensor, Callable]:
@@ -168,7 +194,9 @@ def _forgrad_input(attributions: Any) -> tuple[torch.Tensor, Callable]:
     return maps, restore
 
 
-def forgrad(attributions: Maps, cutoff: CutoffLike, kind: str = "ideal", order: int = 2) -> Maps:
+def forgrad(
+    attributions: Maps, cutoff: CutoffLike, kind: str = "ideal", order: int = 2, *, padding: str | None = None
+) -> Maps:
     """FORGrad: the paper's filtered attribution maps, ``abs(lowpass(abs(mean over channels)))``.
 
     Parameters
@@ -184,6 +212,10 @@ def forgrad(attributions: Maps, cutoff: CutoffLike, kind: str = "ideal", order: 
         Filter shape; ``"ideal"`` is the paper's.
     order : int
         Butterworth order (>= 1).
+    padding : {None, "reflect", "zero"}
+        ``None`` (default, the paper's): the periodic FFT. ``"reflect"`` or ``"zero"`` pad each side of the map
+        by half its size before filtering (same cutoff in cycles per original image) and crop back, so that a
+        salient region at one edge does not light up the opposite edge (see :func:`lowpass`).
 
     Returns
     -------
@@ -201,19 +233,26 @@ def forgrad(attributions: Maps, cutoff: CutoffLike, kind: str = "ideal", order: 
     """
     maps, restore = _forgrad_input(attributions)
     cutoffs, is_sequence = _parse_cutoffs(cutoff)
-    _warn_mean_only(cutoffs, kind, *maps.shape[-2:])
-    out = _filter(maps, cutoffs, kind, order, absolute=True)
+    padding = check_padding(padding)
+    _warn_mean_only(cutoffs, kind, *maps.shape[-2:], padding)
+    out = _filter(maps, cutoffs, kind, order, absolute=True, padding=padding)
     return restore(out if is_sequence else out[0])
 
 
 def iter_forgrad(
-    attributions: Maps, cutoffs: CutoffLike, chunk_size: int = 8, kind: str = "ideal", order: int = 2
+    attributions: Maps,
+    cutoffs: CutoffLike,
+    chunk_size: int = 8,
+    kind: str = "ideal",
+    order: int = 2,
+    *,
+    padding: str | None = None,
 ) -> Iterator[tuple[np.ndarray, Maps]]:
     """Go through :func:`forgrad` outputs for many cutoffs in chunks, without holding them all.
 
     The input is validated and its forward FFT computed once, at the call; each chunk then costs its inverse
     FFTs only. Only one chunk's output, ``chunk_size x N x H x W``, exists at a time
-    (unless the caller keeps them).
+    (unless the caller keeps them; four times that, padded, while a chunk is computed with ``padding``).
 
     Parameters
     ----------
@@ -223,7 +262,7 @@ def iter_forgrad(
         Cutoffs in cycles per image (> 0), in the order they are yielded.
     chunk_size : int
         Number of cutoffs per chunk (>= 1).
-    kind, order
+    kind, order, padding
         As for :func:`forgrad`.
 
     Yields
@@ -241,16 +280,21 @@ def iter_forgrad(
     """
     check_positive_int(chunk_size, "chunk_size")
     values, _ = _parse_cutoffs(cutoffs, name="cutoffs")
+    padding = check_padding(padding)
     maps, restore = _forgrad_input(attributions)
-    _warn_mean_only(values, kind, *maps.shape[-2:])
-    masks = _mask(maps.shape[-2], maps.shape[-1], values, kind, order, maps.device, maps.dtype)
+    size = tuple(maps.shape[-2:])
+    _warn_mean_only(values, kind, *size, padding)
+    maps = pad_maps(maps, padding)
     n_maps, height, width = maps.shape
+    masks = _mask(height, width, padded_cutoffs(values, padding), kind, order, maps.device, maps.dtype)
     forward = [("rfft2", n_maps)]
     with torch_threads(
         fft_threads(maps.device, len(values) * maps.numel(), forward, height, width, maps.dtype)
     ):
         spectrum = torch.fft.rfft2(maps)
-    return _forgrad_chunks(spectrum, masks, values, maps.shape[-1], chunk_size, restore)
+    return _forgrad_chunks(
+        spectrum, masks, values, width, chunk_size, lambda out: restore(crop(out, *size, padding))
+    )
 
 
 def _forgrad_chunks(
@@ -261,6 +305,7 @@ def _forgrad_chunks(
     chunk_size: int,
     restore: Callable,
 ) -> Iterator[tuple[np.ndarray, Maps]]:
+    """Each chunk's cutoffs and ``restore`` of its (s, N, H, W) maps (``width`` the width transformed)."""
     n_maps, height, _ = spectrum.shape
     for part in iter_chunks(len(values), chunk_size):
         out = spectrum.real.new_empty((part.stop - part.start, n_maps, height, width))
