@@ -64,6 +64,9 @@ _EXPORTS: dict[str, str] = {
     "HeldOutGain": "results",
     "CutoffComparison": "results",
     "compare_best_cutoffs": "results",
+    "versus_reference": "results",
+    "ReferenceDifference": "results",
+    "scoring_model": "scoring",
     "aliasing": "downsampling",
     "AliasingReport": "downsampling",
     "export_figure": "export",
@@ -83,6 +86,7 @@ _SUBMODULES: dict[str, str] = {
     "export": "export",
     "results": "results",
     "downsampling": "downsampling",
+    "scoring": "scoring",
 }
 
 __all__ = ["__version__", *_EXPORTS, *_SUBMODULES]

@@ -45,7 +45,8 @@ class _FreeCoreForward:
     def __init__(self, model: nn.Module, device: torch.device) -> None:
         self.model, self.device = model, device
         self.full = self.threads = torch.get_num_threads()
-        self.adapt = device.type == "cpu" and self.full > 1
+        # a backend with its own thread pool (ONNX Runtime) is not governed by torch's count
+        self.adapt = device.type == "cpu" and self.full > 1 and getattr(model, "follows_torch_threads", True)
         self.verdicts = _VERDICTS.setdefault(model, {})
 
     def __enter__(self) -> _FreeCoreForward:

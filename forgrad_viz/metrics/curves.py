@@ -18,6 +18,8 @@ from forgrad_viz.metrics._inputs import check_score, compute_device, image_maps,
 from forgrad_viz.metrics.baselines import Baseline, baseline_images
 from forgrad_viz.metrics.stats import auc
 from forgrad_viz.results import HIGHER_IS_BETTER, FaithfulnessResult
+from forgrad_viz.scoring import scoring_model
+from forgrad_viz.scoring.api import describe_scoring
 
 __all__ = ["DEFAULT_STEPS", "deletion", "insertion", "perturbation_curves"]
 
@@ -55,6 +57,8 @@ def perturbation_curves(
     score: str = "probability",
     batch_size: int | None = None,
     progress: bool = False,
+    precision: str = "fp32",
+    backend: str = "torch",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Deletion or Insertion curves of many maps per image, sharing the endpoints.
 
@@ -74,7 +78,7 @@ def perturbation_curves(
         What perturbed pixels become (Deletion) or where Insertion starts: a number, a tensor broadcastable to
         (N, C, H, W), ``"blur"`` (:func:`blur`) or a callable ``images -> tensor (N, C, H, W)``.
         ``None`` means 0.0 for Deletion and ``"blur"`` for Insertion.
-    targets, score, batch_size, progress
+    targets, score, batch_size, progress, precision, backend
         As in :func:`deletion`.
 
     Returns
@@ -92,7 +96,7 @@ def perturbation_curves(
     >>> tuple(x.shape), tuple(curves.shape)
     ((5,), (5, 2, 5))
     """
-    model = check_model(model)
+    model = scoring_model(check_model(model), precision, backend)
     mode = check_choice(mode, "mode", _MODES)
     steps = check_positive_int(steps, "steps")
     score = check_score(score)
@@ -194,9 +198,11 @@ def _curve_metric(
     score: str,
     batch_size: int | None,
     progress: bool,
+    precision: str,
+    backend: str,
 ) -> FaithfulnessResult:
     """Deletion or Insertion (``metric``) of one map per image, scored by the area under its curve."""
-    model = check_model(model)
+    model = scoring_model(check_model(model), precision, backend)
     steps = check_positive_int(steps, "steps")
     score = check_score(score)
     inputs = _curve_inputs(model, images, maps, targets, baseline, batch_size, stacked=False, stacklevel=5)
@@ -210,6 +216,7 @@ def _curve_metric(
         "auc": "trapezoid over the fraction of pixels perturbed",
         "n_images": int(n),
         "image_size": [int(h), int(w)],
+        **describe_scoring(model),
     }
     return FaithfulnessResult(
         metric=metric,
@@ -232,6 +239,8 @@ def deletion(
     score: str = "probability",
     batch_size: int | None = None,
     progress: bool = False,
+    precision: str = "fp32",
+    backend: str = "torch",
 ) -> FaithfulnessResult:
     """Deletion (Petsiuk et al. 2018): remove the most important pixels first; lower area is better.
 
@@ -263,6 +272,11 @@ def deletion(
         measured on the first chunks and remembered per model; on CUDA 512, halved on out-of-memory.
     progress : bool
         Show a progress bar.
+    precision : {"fp32", "bf16", "fp16"}
+        Precision of the scoring forward passes (:func:`~forgrad_viz.scoring.scoring_model`; ``"fp16"`` on
+        CUDA only); recorded in ``params``.
+    backend : {"torch", "onnxruntime"}
+        Backend of the scoring forward passes (``"onnxruntime"``: CPU, fp32, the ``onnx`` extra).
 
     Returns
     -------
@@ -278,7 +292,18 @@ def deletion(
     (4, 9)
     """
     return _curve_metric(
-        "deletion", model, images, maps, targets, steps, baseline, score, batch_size, progress
+        "deletion",
+        model,
+        images,
+        maps,
+        targets,
+        steps,
+        baseline,
+        score,
+        batch_size,
+        progress,
+        precision,
+        backend,
     )
 
 
@@ -293,6 +318,8 @@ def insertion(
     score: str = "probability",
     batch_size: int | None = None,
     progress: bool = False,
+    precision: str = "fp32",
+    backend: str = "torch",
 ) -> FaithfulnessResult:
     """Insertion (Petsiuk et al. 2018): insert the most important pixels first into a baseline; higher is better.
 
@@ -301,7 +328,7 @@ def insertion(
 
     Parameters
     ----------
-    model, images, maps, targets, steps, score, batch_size, progress
+    model, images, maps, targets, steps, score, batch_size, progress, precision, backend
         As in :func:`deletion`.
     baseline : float, torch.Tensor, "blur" or callable
         The starting image: ``"blur"`` by default, a Gaussian blur with ``sigma = min(H, W) / 16`` pixels
@@ -322,5 +349,16 @@ def insertion(
     (2, 5)
     """
     return _curve_metric(
-        "insertion", model, images, maps, targets, steps, baseline, score, batch_size, progress
+        "insertion",
+        model,
+        images,
+        maps,
+        targets,
+        steps,
+        baseline,
+        score,
+        batch_size,
+        progress,
+        precision,
+        backend,
     )

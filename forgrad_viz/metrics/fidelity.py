@@ -24,6 +24,8 @@ from forgrad_viz.metrics._inputs import check_map_values, check_score, compute_d
 from forgrad_viz.metrics.baselines import Baseline, baseline_images
 from forgrad_viz.metrics.stats import spearman
 from forgrad_viz.results import HIGHER_IS_BETTER, FaithfulnessResult
+from forgrad_viz.scoring import scoring_model
+from forgrad_viz.scoring.api import describe_scoring
 
 __all__ = [
     "DEFAULT_GRID_SIZE",
@@ -101,12 +103,14 @@ def mufidelity_perturbations(
     seed: int = 0,
     batch_size: int | None = None,
     progress: bool = False,
+    precision: str = "fp32",
+    backend: str = "torch",
 ) -> MuFidelityPerturbations:
     """The score drops of MuFidelity's random subsets: ``N * (n_subsets + 1)`` forward passes, map-free.
 
     Parameters
     ----------
-    model, images, targets, score, batch_size, progress
+    model, images, targets, score, batch_size, progress, precision, backend
         As in :func:`~forgrad_viz.metrics.deletion`.
     grid_size : int
         Cells per side of the super-pixel grid (9); at most ``min(H, W)``.
@@ -131,7 +135,7 @@ def mufidelity_perturbations(
     >>> tuple(pert.drops.shape), tuple(pert.subsets.shape)
     ((2, 16), (16, 8, 8))
     """
-    model = check_model(model)
+    model = scoring_model(check_model(model), precision, backend)
     images = check_images(images)
     score = check_score(score)
     _, _, h, w = images.shape
@@ -161,6 +165,7 @@ def mufidelity_perturbations(
         "correlation": "spearman (average ranks; 0 when constant)",
         "n_images": int(images.shape[0]),
         "image_size": [h, w],
+        **describe_scoring(model),
     }
     return MuFidelityPerturbations(subsets=subsets, drops=drops, params=params)
 
@@ -210,6 +215,8 @@ def mufidelity(
     seed: int = 0,
     batch_size: int | None = None,
     progress: bool = False,
+    precision: str = "fp32",
+    backend: str = "torch",
 ) -> FaithfulnessResult:
     """MuFidelity (Bhatt et al. 2020): rank correlation of attribution sums and score drops over random subsets.
 
@@ -220,7 +227,7 @@ def mufidelity(
 
     Parameters
     ----------
-    model, images, targets, score, batch_size, progress
+    model, images, targets, score, batch_size, progress, precision, backend
         As in :func:`~forgrad_viz.metrics.deletion`.
     maps : torch.Tensor or numpy.ndarray
         (N, H, W) maps, or (N, C, H, W) reduced by the channel mean (signed values are summed as given).

@@ -16,6 +16,9 @@ comparison
 paired
     Paired statistics of a sweep: the gain of each cutoff over the unfiltered map with its paired interval, and
     the held-out gain (:class:`HeldOutGain`: sigma* chosen on other folds, scored on the fold left out).
+versus_reference
+    :func:`versus_reference`: FORGrad at held-out sigma* minus a black-box reference, paired
+    (:class:`ReferenceDifference`).
 best_cutoffs
     :func:`compare_best_cutoffs`: do two models' sigma* differ (:class:`CutoffComparison`)?
 statistics
@@ -30,6 +33,7 @@ from forgrad_viz.results.cutoff_sweep import BestCutoff, CutoffSweep
 from forgrad_viz.results.faithfulness import HIGHER_IS_BETTER, FaithfulnessResult
 from forgrad_viz.results.paired import HeldOutGain
 from forgrad_viz.results.statistics import bootstrap_ci
+from forgrad_viz.results.versus_reference import ReferenceDifference, versus_reference
 
 __all__ = [
     "HIGHER_IS_BETTER",
@@ -39,6 +43,8 @@ __all__ = [
     "CutoffSweep",
     "FaithfulnessResult",
     "HeldOutGain",
+    "ReferenceDifference",
     "bootstrap_ci",
     "compare_best_cutoffs",
+    "versus_reference",
 ]

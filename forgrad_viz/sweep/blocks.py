@@ -106,6 +106,8 @@ class Blocks:
                         targets,
                         **self.protocol.mufidelity,
                         batch_size=self.protocol.batch_size,
+                        precision=self.protocol.precision,
+                        backend=self.protocol.backend,
                     )
                 if self._subsets is not None and torch.equal(perturbations.subsets, self._subsets):
                     perturbations = replace(perturbations, subsets=self._subsets)  # kept once for all blocks

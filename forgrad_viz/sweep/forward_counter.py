@@ -28,7 +28,10 @@ class ForwardCounter:
         self.listener: Callable[[int, str], None] | None = None
 
     @contextlib.contextmanager
-    def attach(self, model: nn.Module) -> Iterator[ForwardCounter]:
+    def attach(self, model: nn.Module, scoring: nn.Module | None = None) -> Iterator[ForwardCounter]:
+        """Count the passes through ``model``, and through ``scoring`` (the metrics' module, see
+        :func:`~forgrad_viz.scoring.scoring_model`) when its passes do not go through ``model`` (ONNX Runtime)."""
+
         def hook(_module: nn.Module, inputs: tuple, _output: Any) -> None:
             if inputs and isinstance(inputs[0], torch.Tensor) and not in_thread_check():
                 n = int(inputs[0].shape[0])
@@ -36,11 +39,15 @@ class ForwardCounter:
                 if self.listener is not None:
                     self.listener(n, self.current)
 
-        handle = model.register_forward_hook(hook)
+        modules = [model]
+        if scoring is not None and scoring is not model and not getattr(scoring, "calls_model", True):
+            modules.append(scoring)
+        handles = [module.register_forward_hook(hook) for module in modules]
         try:
             yield self
         finally:
-            handle.remove()
+            for handle in handles:
+                handle.remove()
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:

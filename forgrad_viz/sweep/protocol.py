@@ -11,6 +11,7 @@ from torch import nn
 
 from forgrad_viz._utils import check_choice, check_positive_int
 from forgrad_viz.results import HIGHER_IS_BETTER
+from forgrad_viz.scoring import check_scoring_options
 
 #: Metrics scored by default.
 DEFAULT_METRICS: tuple[str, ...] = ("deletion", "insertion", "mufidelity")
@@ -27,9 +28,13 @@ class Protocol:
     score: str
     mufidelity: dict[str, Any]
     batch_size: int | None
+    precision: str = "fp32"
+    backend: str = "torch"
 
     def describe(self) -> dict[str, Any]:
         return {
+            "precision": self.precision,
+            "backend": self.backend,
             "steps": self.steps,
             "deletion_baseline": describe(self.deletion_baseline),
             "insertion_baseline": describe(self.insertion_baseline),
@@ -72,6 +77,8 @@ def check_protocol(
     score: str,
     mufidelity: Mapping[str, Any] | None,
     batch_size: int | None,
+    precision: str = "fp32",
+    backend: str = "torch",
 ) -> Protocol:
     allowed = {"grid_size", "subset_fraction", "n_subsets", "baseline", "seed"}
     options = dict(mufidelity or {})
@@ -80,6 +87,7 @@ def check_protocol(
         raise TypeError(f"mufidelity options {unknown} are unknown; valid options: {sorted(allowed)}")
     if batch_size is not None:
         check_positive_int(batch_size, "batch_size")
+    check_scoring_options(precision, backend)
     return Protocol(
         metrics=check_metrics(metrics),
         steps=check_positive_int(steps, "steps"),
@@ -88,4 +96,6 @@ def check_protocol(
         score=check_choice(score, "score", ("probability", "logit")),
         mufidelity={**options, "score": score},
         batch_size=batch_size,
+        precision=precision,
+        backend=backend,
     )

@@ -55,6 +55,8 @@ class Scorer:
                         baseline=baseline,
                         score=protocol.score,
                         batch_size=protocol.batch_size,
+                        precision=protocol.precision,
+                        backend=protocol.backend,
                     )
                 values = auc(x, curves)
             out[metric] = values.double().cpu().numpy()

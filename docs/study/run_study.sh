@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The real-model study (docs/study/README.md): EfficientNet-Lite0/1/2 on ../shared/imagenet_sample (800 ImageNet
+# photographs, never copied here). Run from the repository root. Every step is resumable: run the script again
+# after an interruption and each `compare` resumes from its checkpoints (docs/study/**/checkpoints), losing at
+# most one block of 32 images; finished steps are recomputed from their checkpoints in seconds.
+set -euo pipefail
+IMAGES=${IMAGES:-../shared/imagenet_sample}
+# the same cutoffs, as fractions of Nyquist, at every resolution (1, 2, 3, 4, 6, 8, 12, 16 and 32 cycles per image
+# at 224x224); 10 Deletion/Insertion steps; 64 MuFidelity subsets; scoring by ONNX Runtime (fp32 numbers)
+COMMON=(--images "$IMAGES" --cutoff-unit nyquist --cutoffs 0.00893,0.0179,0.0268,0.0357,0.0536,0.0714,0.107,0.143,0.286
+        --steps 10 --n-subsets 64 --backend onnxruntime --formats png --folds 5)
+SG=(--method-option smoothgrad.n_samples=16)
+IG=(--method-option integrated_gradients.n_steps=16)
+step() { echo "== $(date -u +%H:%M:%S) $*"; python -m forgrad_viz compare "${COMMON[@]}" "$@" --no-progress; }
+
+# 1. white-box methods on all 800 photographs (held-out sigma*, architecture comparison)
+step --models efficientnet_lite0 --methods saliency smoothgrad "${SG[@]}" --out docs/study
+# 2. black-box references on every 4th photograph (200), with the same white-box methods on them
+step --models efficientnet_lite0 --methods saliency smoothgrad "${SG[@]}" --every 4 --references rise occlusion \
+     --rise-masks 1000 --out docs/study/references
+step --models efficientnet_lite1 --methods saliency smoothgrad "${SG[@]}" --out docs/study
+step --models efficientnet_lite2 --methods saliency smoothgrad "${SG[@]}" --out docs/study
+step --models efficientnet_lite0 --methods gradient_input integrated_gradients "${IG[@]}" --out docs/study
+step --models efficientnet_lite1 efficientnet_lite2 --methods saliency smoothgrad "${SG[@]}" --every 4 \
+     --references rise occlusion --rise-masks 1000 --out docs/study/references
