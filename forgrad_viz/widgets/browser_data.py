@@ -244,7 +244,7 @@ def _targets(
     if targets is None:
         predicted = resolve_targets(model, images, None)
         given = torch.as_tensor(data, device=predicted.device)
-        return torch.where(given >= 0, given, predicted)
+        return resolve_targets(model, images, torch.where(given >= 0, given, predicted))  # checks the range
     if isinstance(targets, (int, np.integer)) and not isinstance(targets, bool):
         return resolve_targets(model, images, int(targets))
     values = torch.as_tensor(targets)
