@@ -1,8 +1,8 @@
 """Paper style presets and reproducible figure export.
 
 :func:`paper_style` sets matplotlib's parameters for a venue: the figure width of one column or the full text,
-8-9 pt fonts, fonts embedded as TrueType (Type 42) in PDF and PostScript, text kept as text in SVG, a tight
-bounding box and a fixed SVG hash salt. The widths come from the venues' LaTeX style files:
+8-9 pt fonts, fonts embedded as TrueType (Type 42) in PDF and PostScript, text kept as text in SVG, saved files
+the size of the figure and a fixed SVG hash salt. The widths come from the venues' LaTeX style files:
 
 ========  ===========================================  ==========================================
 venue     ``columns=1``                                ``columns=2``
@@ -13,7 +13,10 @@ default   6.4 in (matplotlib's default)                6.4 in
 ========  ===========================================  ==========================================
 
 :func:`export_figure` writes a figure to PDF, SVG and PNG files that are byte-identical for the same figure:
-no creation dates or software versions that change between runs, fixed SVG element ids.
+no creation dates or software versions that change between runs, fixed SVG element ids. Its files keep the
+figure's width (a figure made for a column is exactly that column wide, title or not): only the empty space above
+and below the drawing is cropped, and titles that would stick out past the figure's sides are wrapped. (A tight
+bounding box cropped the sides too: a PDF a little narrower than the column, or wider when a title stuck out.)
 
 Examples
 --------
@@ -28,7 +31,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import io
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,8 @@ import matplotlib as mpl
 import numpy as np
 from cycler import cycler
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 from forgrad_viz._utils import check_choice, check_finite_number
 from forgrad_viz.palette import FALLBACK_COLORS
@@ -119,7 +124,7 @@ def style_params(venue: str = "default", columns: int = 1, aspect: float = DEFAU
         "figure.figsize": figure_size(venue, columns, aspect),
         "figure.dpi": 100,
         "savefig.dpi": 300,
-        "savefig.bbox": "tight",
+        "savefig.bbox": "standard",
         "savefig.pad_inches": 0.02,
         "font.family": "sans-serif",
         "font.sans-serif": ["DejaVu Sans"],
@@ -147,7 +152,9 @@ def paper_style(venue: str = "default", columns: int = 1, aspect: float = DEFAUL
     Inside the block, new figures default to :func:`figure_size` (the figure functions of
     :mod:`forgrad_viz.plot` take their width from it), fonts are DejaVu Sans at 7-9 pt for ICML and NeurIPS
     (10 pt for ``"default"``), PDF/PS fonts are embedded as TrueType (``pdf.fonttype`` 42, no Type 3), SVG text
-    stays text (``svg.fonttype`` "none"), saved figures are cropped to a tight box, and SVG ids use a fixed salt.
+    stays text (``svg.fonttype`` "none"), ``savefig`` writes the whole figure (``savefig.bbox`` "standard": the
+    file is the column's width; :func:`export_figure` also crops the empty space above and below), and SVG ids use
+    a fixed salt.
 
     Parameters
     ----------
@@ -216,8 +223,11 @@ def export_figure(
         Any of ``"pdf"``, ``"svg"``, ``"png"``.
     dpi : int
         Resolution of the PNG and of raster images (heatmaps) inside the PDF and SVG.
-    bbox_inches : str or None
-        ``"tight"`` crops the figure to its drawn content; ``None`` keeps the figure size.
+    bbox_inches : {"tight", None}
+        ``"tight"`` keeps the figure's width and crops its height to the drawn content (``savefig.pad_inches``
+        above and below); titles (figure, axes) that would stick out past the figure's sides are wrapped first,
+        for this export only. Content that still sticks out (a legend wider than the figure) widens the files,
+        with a warning. ``None`` keeps the figure size.
 
     Returns
     -------
@@ -235,18 +245,77 @@ def export_figure(
     """
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib.figure.Figure; got {type(fig).__name__}")
+    if bbox_inches not in ("tight", None):
+        raise ValueError(f"bbox_inches must be 'tight' or None; got {bbox_inches!r}")
     formats = _check_formats(formats)
     dpi = int(check_finite_number(dpi, "dpi", positive=True))
     paths = _output_paths(path, formats)
-    with mpl.rc_context(_EXPORT_RC), _frozen_layout(fig, dpi, bbox_inches):
+    with (
+        mpl.rc_context(_EXPORT_RC),
+        _wrapped_titles(fig, bbox_inches == "tight"),
+        _frozen_layout(fig),
+    ):
+        box = _full_width_box(fig) if bbox_inches == "tight" else None
         for fmt, out in zip(formats, paths, strict=True):
             out.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(out, format=fmt, dpi=dpi, metadata=_METADATA[fmt], bbox_inches=bbox_inches)
+            fig.savefig(out, format=fmt, dpi=dpi, metadata=_METADATA[fmt], bbox_inches=box)
     return paths
 
 
+def _titles(fig: Figure) -> list[Text]:
+    """The figure's and its axes' titles and x-labels (texts a layout engine does not shrink to fit)."""
+    found = [fig._suptitle, *fig.texts]  # no public getter for the suptitle
+    for ax in fig.get_axes():
+        found += [ax.title, ax._left_title, ax._right_title, ax.xaxis.label]
+    return [t for t in found if t is not None and t.get_visible() and t.get_text()]
+
+
+def _sticks_out(artist: Any, fig: Figure) -> bool:
+    """Whether the drawn artist reaches past the figure's left or right side (by more than half a point)."""
+    box = artist.get_window_extent()
+    return bool(box.x0 < -0.5 * fig.dpi / 72 or box.x1 > fig.bbox.width + 0.5 * fig.dpi / 72)
+
+
 @contextlib.contextmanager
-def _frozen_layout(fig: Figure, dpi: int, bbox_inches: str | None) -> Iterator[None]:
+def _wrapped_titles(fig: Figure, wrap: bool) -> Iterator[None]:
+    """While exporting, wrap the titles that stick out past the figure's sides (matplotlib wraps them at the
+    figure's edges and the layout engine makes room for the extra lines); restored afterwards."""
+    wrapped: list[Text] = []
+    if wrap:
+        for _ in range(3):  # a wrapped title can move the others: check again after each layout
+            fig.draw_without_rendering()  # runs the layout engine and places the texts
+            out = [t for t in _titles(fig) if not t.get_wrap() and _sticks_out(t, fig)]
+            if not out:
+                break
+            for title in out:
+                title.set_wrap(True)
+            wrapped += out
+    try:
+        yield
+    finally:
+        for title in wrapped:
+            title.set_wrap(False)
+
+
+def _full_width_box(fig: Figure) -> Bbox:
+    """The box to save, in inches: the figure's full width, its height cropped to the drawn content plus
+    ``savefig.pad_inches``; wider (with a warning) if content still sticks out past the figure's sides."""
+    width = float(fig.get_figwidth())
+    drawn = fig.get_tightbbox()
+    pad = float(mpl.rcParams["savefig.pad_inches"])
+    left, right = min(0.0, drawn.x0), max(width, drawn.x1)
+    if right - left > width * (1 + 1e-3):
+        warnings.warn(
+            f"the figure's content is {right - left:.3g} in wide, wider than the figure ({width:.3g} in): the "
+            "exported files are that wide; make the figure's legend or labels narrower to keep its width",
+            UserWarning,
+            stacklevel=3,
+        )
+    return Bbox.from_extents(left, drawn.y0 - pad, right, drawn.y1 + pad)
+
+
+@contextlib.contextmanager
+def _frozen_layout(fig: Figure) -> Iterator[None]:
     """Run the figure's layout engine once, round the axes positions and keep them fixed while saving.
 
     A layout engine (constrained layout) starts from the positions of the previous draw, so re-laying out a
@@ -258,7 +327,7 @@ def _frozen_layout(fig: Figure, dpi: int, bbox_inches: str | None) -> Iterator[N
     if engine is None:
         yield
         return
-    fig.savefig(io.BytesIO(), format="png", dpi=dpi, bbox_inches=bbox_inches)  # lays the figure out
+    fig.draw_without_rendering()  # lays the figure out
     for ax in fig.get_axes():
         ax.set_position(np.round(ax.get_position().bounds, 10))
     fig.set_layout_engine("none")

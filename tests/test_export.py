@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import matplotlib as mpl
@@ -50,7 +51,9 @@ def test_paper_style_sets_parameters_and_restores_them() -> None:
         assert params["pdf.fonttype"] == 42
         assert mpl.rcParams["pdf.fonttype"] == 42 and mpl.rcParams["ps.fonttype"] == 42
         assert mpl.rcParams["svg.fonttype"] == "none"
-        assert mpl.rcParams["savefig.bbox"] == "tight"
+        assert (
+            mpl.rcParams["savefig.bbox"] is None
+        )  # "standard": a saved file is the figure's (column's) width
         assert mpl.rcParams["svg.hashsalt"] is not None
         assert 7 <= mpl.rcParams["font.size"] <= 9
         assert Figure().get_size_inches() == pytest.approx((3.25, 3.25 * 0.75))
@@ -113,6 +116,73 @@ def test_png_has_no_software_tag_and_requested_dpi(tmp_path: Path) -> None:
     assert (width, height) == (300, 200)
 
 
+def _pdf_size(path: Path) -> tuple[float, float]:
+    """Width and height in inches of a one-page PDF, from its /MediaBox (72 points per inch)."""
+    box = re.search(
+        rb"/MediaBox\s*\[\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s*\]", path.read_bytes()
+    )
+    assert box, f"no /MediaBox in {path}"
+    x0, y0, x1, y1 = (float(v) for v in box.groups())
+    return (x1 - x0) / 72.0, (y1 - y0) / 72.0
+
+
+def _titled_figures() -> dict[str, Figure]:
+    """Figures with and without titles, made inside the current style; some titles wider than one column."""
+    plain = Figure(layout="constrained")
+    plain.add_subplot().plot([1, 2, 3], [0.2, 0.6, 0.4])
+    titled = Figure(layout="constrained")
+    titled.add_subplot().plot([1, 2, 3], [0.2, 0.6, 0.4])
+    titled.suptitle("saliency, efficientnet_lite0: raw versus FORGrad-filtered maps at three cutoffs")
+    two = [make_sweep("saliency"), make_sweep("smoothgrad", seed=1)]
+    return {
+        "plain": plain,
+        "suptitle": titled,
+        "no layout engine": Figure(),
+        "curves, title": plot.cutoff_curves(
+            make_sweep(), n_boot=50, title="saliency on maxpool_cnn, 12 images"
+        ),
+        "grid, title": plot.cutoff_curves(two, layout="grid", n_boot=50, title="two methods, one model"),
+    }
+
+
+@pytest.mark.parametrize(("venue", "columns"), [("icml", 1), ("icml", 2)])
+def test_exported_pdf_is_exactly_the_column_wide_with_or_without_a_title(
+    tmp_path: Path, venue: str, columns: int
+) -> None:
+    column = figure_size(venue, columns)[0]
+    assert column == {1: 3.25, 2: 6.75}[columns]  # ICML's column and text widths (icml20xx.sty)
+    with paper_style(venue, columns):
+        figures = _titled_figures()
+        for name, fig in figures.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # nothing sticks out past the sides once titles are wrapped
+                (pdf,) = export_figure(fig, tmp_path / name, formats="pdf")
+            width, height = _pdf_size(pdf)
+            assert width == pytest.approx(column, rel=0.01), name
+            assert 0 < height <= fig.get_figheight() + 0.5, name  # cropped above and below, not stretched
+        (png,) = export_figure(figures["suptitle"], tmp_path / "suptitle", formats="png", dpi=50)
+        assert int.from_bytes(png.read_bytes()[16:20], "big") == pytest.approx(column * 50, abs=1)
+        # the wrap is for the export only: the figure keeps its titles as they were
+        assert not figures["suptitle"].get_suptitle() == "" and not figures["suptitle"]._suptitle.get_wrap()
+
+
+def test_savefig_in_paper_style_writes_the_column_width(tmp_path: Path) -> None:
+    with paper_style("icml", 1):
+        fig = plot.cutoff_curves(make_sweep(), n_boot=50, title="a title")
+        fig.savefig(tmp_path / "plain.pdf")
+    assert _pdf_size(tmp_path / "plain.pdf")[0] == pytest.approx(3.25, rel=0.01)
+
+
+def test_content_wider_than_the_figure_widens_the_export_with_a_warning(tmp_path: Path) -> None:
+    fig = Figure(figsize=(2.0, 2.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot([0, 1], label="a legend entry far too long to fit into a figure two inches wide")
+    fig.legend(loc="outside lower center")
+    with pytest.warns(UserWarning, match=r"wider than the figure \(2 in\)"):
+        (pdf,) = export_figure(fig, tmp_path / "wide", formats="pdf")
+    assert _pdf_size(pdf)[0] > 2.2  # the legend is kept whole rather than cut
+
+
 def test_export_paths_replace_known_suffixes_and_keep_others(tmp_path: Path) -> None:
     paths = export_figure(_figure(), tmp_path / "deep" / "fig.png", formats=("svg", "pdf"))
     assert paths == [tmp_path / "deep" / "fig.svg", tmp_path / "deep" / "fig.pdf"]
@@ -128,6 +198,8 @@ def test_export_rejects_bad_input(tmp_path: Path) -> None:
         export_figure(_figure(), tmp_path / "f", formats=())
     with pytest.raises(TypeError, match="Figure"):
         export_figure(_figure().axes[0], tmp_path / "f")
+    with pytest.raises(ValueError, match="bbox_inches"):
+        export_figure(_figure(), tmp_path / "f", bbox_inches="standard")
     with pytest.raises(ValueError, match="dpi"):
         export_figure(_figure(), tmp_path / "f", dpi=0)
     assert set(FORMATS) == {"pdf", "svg", "png"}
