@@ -47,7 +47,8 @@ def grid_edge(sweep: Any, index: int) -> str:
     str
         ``""`` inside the grid (or for a grid of one cutoff); ``"mean"`` at the smallest cutoff when it is at
         most 1 cycle per image; ``"unfiltered"`` at the largest cutoff of an ideal filter when it removes
-        nothing (at least :func:`~forgrad_viz.filters.max_cutoff` of ``sweep.image_size``); ``"grid"`` at
+        nothing (at least :func:`~forgrad_viz.filters.max_cutoff` of ``sweep.image_size`` and of the sweep's
+        ``params["padding"]``); ``"grid"`` at
         either end otherwise (a smooth filter always removes something; an unknown image size says nothing).
 
     Examples
@@ -71,7 +72,8 @@ def grid_edge(sweep: Any, index: int) -> str:
     # imported here, not at the top: the results import without torch
     from forgrad_viz.filters import max_cutoff
 
-    return "unfiltered" if cutoff >= max_cutoff(*size) * (1.0 - _TOLERANCE) else "grid"
+    padding = getattr(sweep, "params", {}).get("padding")  # a padded map has higher frequencies on odd sizes
+    return "unfiltered" if cutoff >= max_cutoff(*size, padding=padding) * (1.0 - _TOLERANCE) else "grid"
 
 
 def edge_message(sweep: Any, metric: str, index: int) -> str:

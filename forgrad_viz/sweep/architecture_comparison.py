@@ -38,6 +38,7 @@ def compare_architectures(
     *,
     search: str = "grid",
     order: int = 2,
+    padding: str | None = None,
     method_options: Mapping[str, Mapping[str, Any]] | None = None,
     reference_options: Mapping[str, Mapping[str, Any]] | None = None,
     steps: int = DEFAULT_STEPS,
@@ -68,7 +69,7 @@ def compare_architectures(
         Classes to explain; ``None`` uses the data's targets if any, else each model's predicted class.
     methods : sequence of str
         White-box methods to sweep.
-    metrics, cutoffs, kind, search, order, steps, deletion_baseline, insertion_baseline, score, mufidelity,
+    metrics, cutoffs, kind, search, order, padding, steps, deletion_baseline, insertion_baseline, score, mufidelity,
     batch_size, block_size, chunk_size, progress, seed, distributed
         As in :func:`sweep_cutoffs`.
     references : sequence of str

@@ -14,6 +14,7 @@ import torch
 from forgrad_viz._utils import check_choice, check_positive_int
 from forgrad_viz.attribution import METHODS
 from forgrad_viz.filters import KINDS, default_cutoffs, forgrad
+from forgrad_viz.filters.padding import check_padding
 from forgrad_viz.sweep.protocol import Protocol, check_protocol
 
 #: Search strategies of :func:`~forgrad_viz.sweep.sweep_cutoffs` (run by :mod:`~forgrad_viz.sweep.search`).
@@ -27,6 +28,7 @@ _SHARED = (
     "kind",
     "search",
     "order",
+    "padding",
     "steps",
     "deletion_baseline",
     "insertion_baseline",
@@ -52,6 +54,8 @@ class Settings:
     block_size: int
     chunk_size: int | None
     seed: int
+    image_size: tuple[int, int] | None = None  # the maps' (H, W)
+    padding: str | None = None  # of the maps before the filter: None, "reflect" or "zero"
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly description (part of a checkpoint's signature)."""
@@ -61,6 +65,7 @@ class Settings:
             "grid": self.grid.tolist(),
             "search": self.search,
             "order": self.order,
+            "padding": self.padding,
             "block_size": self.block_size,
             "chunk_size": self.chunk_size,
             "seed": self.seed,
@@ -80,6 +85,7 @@ def check_settings(
     kind: str,
     search: str,
     order: int,
+    padding: str | None,
     block_size: int,
     chunk_size: int | None,
     seed: int,
@@ -92,6 +98,7 @@ def check_settings(
     check_choice(kind, "kind", KINDS)
     check_choice(search, "search", SEARCHES)
     check_positive_int(order, "order")
+    check_padding(padding)
     check_positive_int(block_size, "block_size")
     if chunk_size is not None:
         check_positive_int(chunk_size, "chunk_size")
@@ -101,7 +108,8 @@ def check_settings(
     with warnings.catch_warnings():  # only kind/order are checked here; the sweep warns about its own maps
         warnings.simplefilter("ignore", UserWarning)
         forgrad(torch.zeros(1, 2, 2), float(grid[0]), kind=kind, order=order)  # validates kind/order
-    return Settings(grid, kind, search, order, check_protocol(**protocol), block_size, chunk_size, seed)
+    protocol = check_protocol(**protocol)
+    return Settings(grid, kind, search, order, protocol, block_size, chunk_size, seed, (h, w), padding)
 
 
 def check_cutoffs(cutoffs: Any, height: int, width: int) -> np.ndarray:

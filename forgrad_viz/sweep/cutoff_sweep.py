@@ -41,6 +41,7 @@ def sweep_cutoffs(
     search: str = "grid",
     *,
     order: int = 2,
+    padding: str | None = None,
     attributions: torch.Tensor | None = None,
     method_options: Mapping[str, Any] | None = None,
     references: Sequence[str] = (),
@@ -84,6 +85,10 @@ def sweep_cutoffs(
         Any of ``"deletion"``, ``"insertion"``, ``"mufidelity"``.
     kind : {"ideal", "gaussian", "butterworth"}
         Low-pass filter (``"ideal"`` is the paper's); ``order`` is the Butterworth order.
+    padding : {None, "reflect", "zero"}
+        Padding of the maps before the filter (:func:`~forgrad_viz.filters.forgrad`): ``None`` (default) is the
+        paper's periodic FFT; ``"reflect"``/``"zero"`` pad each side by half the map so that a region at one
+        edge does not spread onto the opposite one. Recorded in ``params["padding"]``.
     search : {"grid", "refine"}
         ``"grid"`` scores every cutoff. ``"refine"`` runs a coarse-to-fine (golden-section) search of each
         metric's best cutoff on the grid, assuming the mean score is unimodal in the cutoff (the inverted U of the

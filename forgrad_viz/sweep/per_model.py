@@ -112,6 +112,8 @@ def params(settings: Settings, options: dict[str, Any], passes: tuple[int, dict[
         **settings.protocol.describe(),
         "search": settings.search,
         "order": settings.order,
+        "padding": settings.padding,
+        "image_size": list(settings.image_size) if settings.image_size else None,
         "method_options": {k: describe(v) for k, v in options.items()},
         "seed": settings.seed,
         "block_size": settings.block_size,

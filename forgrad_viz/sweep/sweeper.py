@@ -18,6 +18,7 @@ import torch
 from forgrad_viz._utils import iter_chunks, model_device
 from forgrad_viz.attribution import explain
 from forgrad_viz.filters import frequency_mask, iter_forgrad
+from forgrad_viz.filters.padding import padded_cutoffs, padded_size
 from forgrad_viz.sweep.blocks import Block, Blocks
 from forgrad_viz.sweep.checkpoint import Checkpoint, fingerprint, unit_key
 from forgrad_viz.sweep.distributed import all_gather, rank_info
@@ -69,6 +70,7 @@ class Sweeper:
         self.cutoffs = settings.grid
         self.kind = settings.kind
         self.order = settings.order
+        self.padding = settings.padding
         self.seed = settings.seed
         self.checkpoint = checkpoint
         self.progress = progress
@@ -76,7 +78,7 @@ class Sweeper:
         self.distributed = distributed
         _, h, w = blocks.source.shape
         self.chunk_size = settings.chunk_size or self._auto_chunk(h * w)
-        self.representative = representatives(self.cutoffs, h, w, self.kind, self.order)
+        self.representative = representatives(self.cutoffs, h, w, self.kind, self.order, self.padding)
         self.unique = sorted(set(self.representative))
 
     def _auto_chunk(self, pixels: int) -> int:
@@ -161,9 +163,10 @@ class Sweeper:
         maps = self._maps(run, block)
         stack = []
         if part:
-            _, filtered = next(
-                iter_forgrad(maps, self.cutoffs[part], len(part), kind=self.kind, order=self.order)
+            chunks = iter_forgrad(
+                maps, self.cutoffs[part], len(part), self.kind, self.order, padding=self.padding
             )
+            _, filtered = next(chunks)
             stack.append(filtered)
         if with_unfiltered:
             stack.insert(0, maps.unsqueeze(0))
@@ -203,10 +206,14 @@ class Sweeper:
         }
 
 
-def representatives(cutoffs: np.ndarray, height: int, width: int, kind: str, order: int) -> list[int]:
+def representatives(
+    cutoffs: np.ndarray, height: int, width: int, kind: str, order: int, padding: str | None = None
+) -> list[int]:
     """For each cutoff, the index of the smallest cutoff with the same filter (ideal masks repeat on a fine
-    grid: 1 and 1.2 cycles per image keep the same bins), so that identical maps are scored once."""
-    masks = frequency_mask(height, width, cutoffs.tolist(), kind=kind, order=order)
+    grid: 1 and 1.2 cycles per image keep the same bins), so that identical maps are scored once. With
+    ``padding`` the filters compared are those of the padded map (a finer grid of frequencies)."""
+    size = padded_size(height, width, padding)
+    masks = frequency_mask(*size, padded_cutoffs(tuple(cutoffs.tolist()), padding), kind=kind, order=order)
     representative = [0]
     for i in range(1, cutoffs.shape[0]):
         same = bool(torch.equal(masks[i], masks[i - 1]))
