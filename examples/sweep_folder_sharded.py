@@ -170,14 +170,15 @@ def run_all(commands: list[list[str]], parallel: bool, gpus: int) -> None:
         sys.exit(f"{len(failed)} command(s) failed: {shlex.join(failed[0])}")
 
 
-def compare(merged_dir: Path, unsharded_dir: Path, methods: list[str], atol: float) -> bool:
+def compare(merged_dir: Path, unsharded_dir: Path, model: str, methods: list[str], atol: float) -> bool:
     """True when every merged sweep has the unsharded one's images and cutoffs, and its scores within ``atol``."""
+    from forgrad_viz.cli.outputs import output_stem
     from forgrad_viz.results import CutoffSweep
 
     same = True
     for method in methods:
-        merged = CutoffSweep.load(merged_dir / f"sweep_{method}.json")
-        whole = CutoffSweep.load(unsharded_dir / f"sweep_{method}.json")
+        merged = CutoffSweep.load(merged_dir / f"{output_stem(model, method)}.json")
+        whole = CutoffSweep.load(unsharded_dir / f"{output_stem(model, method)}.json")
         same &= np.array_equal(merged.cutoffs, whole.cutoffs)
         same &= np.array_equal(merged.image_ids, whole.image_ids)
         for metric in whole.metrics:
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         run_all([sweep_command(args, images, device, block, args.out / "unsharded")], False, gpus)
         # CPU kernels give the same numbers whatever the batch; GPU kernels may differ in the last digits
         atol = 1e-6 if device == "cpu" else 1e-3
-        if not compare(args.out / "merged", args.out / "unsharded", args.methods, atol):
+        if not compare(args.out / "merged", args.out / "unsharded", args.model, args.methods, atol):
             print(f"merged sweep differs from the unsharded sweep (by more than {atol:g})")
             return 1
         print(f"merged sweep == unsharded sweep (within {atol:g})")

@@ -15,53 +15,12 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-#: File suffixes read as images.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
+# the files are listed (and checked) without torch in image_files; also reachable here (``as``: a re-export)
+from forgrad_viz.image_files import IMAGE_SUFFIXES as IMAGE_SUFFIXES
+from forgrad_viz.image_files import image_files as image_files
 
 #: The target of an image without a class (flat folder): explain the model's predicted class.
 PREDICTED = -1
-
-
-def image_files(folder: str | os.PathLike) -> tuple[list[Path], list[int] | None]:
-    """Image files of a flat folder (targets None) or of an ImageFolder (class index per file).
-
-    A folder holding image files directly is flat. Otherwise every subfolder holding images (at any depth) is a
-    class; its index is the folder's name when every class folder is named by an integer (e.g. ImageNet class
-    indices ``0``..``999``), else its rank in sorted order (a local class index, *not* an ImageNet index).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from PIL import Image
-    >>> root = Path(tempfile.mkdtemp())
-    >>> for name in ("7", "3"):
-    ...     (root / name).mkdir()
-    ...     Image.new("RGB", (4, 4)).save(root / name / "a.png")
-    >>> image_files(root)[1]
-    [3, 7]
-    """
-    root = Path(folder)
-    if not root.exists():
-        raise FileNotFoundError(f"image folder not found: {os.fspath(folder)}")
-    if not root.is_dir():
-        raise ValueError(f"the image folder must be a folder; {os.fspath(folder)} is a file")
-    flat = sorted(p for p in root.iterdir() if _is_image(p))
-    if flat:
-        return flat, None
-    classes = sorted(d for d in root.iterdir() if d.is_dir() and any(_is_image(p) for p in d.rglob("*")))
-    if not classes:
-        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {os.fspath(folder)}")
-    numeric = all(d.name.isdigit() for d in classes)
-    files, labels = [], []
-    for rank, directory in enumerate(classes):
-        found = sorted(p for p in directory.rglob("*") if _is_image(p))
-        files += found
-        labels += [int(directory.name) if numeric else rank] * len(found)
-    return files, labels
-
-
-def _is_image(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def to_tensor(image: Any) -> torch.Tensor:

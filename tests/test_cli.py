@@ -138,26 +138,30 @@ def test_sweep_shards_merge_to_the_unsharded_result(capsys, tmp_path, png_folder
     base = (*base, "--block-size", "2", "--batch-size", "8", "--no-progress")
     code, out, err = run_cli(capsys, *base, "--out", tmp_path / "whole", "--formats", "png")
     assert code == 0, err
-    whole = CutoffSweep.load(tmp_path / "whole" / "sweep_saliency.json")
+    whole = CutoffSweep.load(tmp_path / "whole" / "resnet18_saliency.json")
     assert whole.n_images == 4 and whole.cutoffs.tolist() == [4.0, 16.0]
-    assert (tmp_path / "whole" / "sweep_saliency.csv").read_text().startswith("cutoff,metric,mean")
-    assert (tmp_path / "whole" / "figures" / "sweep_saliency_deletion.png").is_file()
+    summary = (tmp_path / "whole" / "resnet18_saliency.csv").read_text()
+    assert summary.startswith("model,weights,method,metric,n_images,held_out_gain,")
+    curves = (tmp_path / "whole" / "resnet18_saliency_curves.csv").read_text()
+    assert curves.startswith("cutoff,metric,gain,gain_low,gain_high,mean")
+    for figure in ("deletion_gain", "deletion", "mufidelity_gain", "mufidelity"):
+        assert (tmp_path / "whole" / "figures" / f"resnet18_saliency_{figure}.png").is_file()
     sha = hashlib.sha256(resnet_weights.read_bytes()).hexdigest()
     assert f"| resnet18 | file, sha256 {sha[:12]} | saliency | deletion |" in out
     assert whole.params["weights"]["sha256"] == sha and whole.params["model"] == "resnet18"
     for shard in ("0/2", "1/2"):
         code, _, err = run_cli(capsys, *base, "--out", tmp_path / "shards", "--shard", shard, "--no-figures")
         assert code == 0, err
-    shards = sorted((tmp_path / "shards").glob("sweep_saliency_shard-*.json"))
+    shards = sorted((tmp_path / "shards").glob("resnet18_saliency_shard-*.json"))
     assert len(shards) == 2
     code, out, err = run_cli(capsys, "merge", *shards, "--out", tmp_path / "merged", "--no-figures")
     assert code == 0, err
-    merged = json.loads((tmp_path / "merged" / "sweep_saliency.json").read_text())
-    assert merged == json.loads((tmp_path / "whole" / "sweep_saliency.json").read_text())
+    merged = json.loads((tmp_path / "merged" / "resnet18_saliency.json").read_text())
+    assert merged == json.loads((tmp_path / "whole" / "resnet18_saliency.json").read_text())
     # the checkpoints make a second run free: same result, no forward pass
     code, _, err = run_cli(capsys, *base, "--out", tmp_path / "whole", "--no-figures")
     assert code == 0, err
-    again = CutoffSweep.load(tmp_path / "whole" / "sweep_saliency.json")
+    again = CutoffSweep.load(tmp_path / "whole" / "resnet18_saliency.json")
     assert again.params["forward_passes"] == 0
     np.testing.assert_array_equal(again.scores["deletion"], whole.scores["deletion"])
 

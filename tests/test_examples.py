@@ -87,10 +87,10 @@ def test_sharded_sweep_merges_to_the_unsharded_sweep(tmp_path: Path) -> None:
     if not torch.cuda.is_available():
         assert "device cpu" in stdout  # the GPU default falls back to the CPU
     assert "merged sweep == unsharded sweep" in stdout
-    shards = [CutoffSweep.load(out / "shards" / f"sweep_saliency_shard-{i}-of-2.json") for i in range(2)]
+    shards = [CutoffSweep.load(out / "shards" / f"resnet18_saliency_shard-{i}-of-2.json") for i in range(2)]
     assert [s.image_ids.tolist() for s in shards] == [[0, 1], [2, 3]]
-    merged = CutoffSweep.load(out / "merged" / "sweep_saliency.json")
-    whole = CutoffSweep.load(out / "unsharded" / "sweep_saliency.json")
+    merged = CutoffSweep.load(out / "merged" / "resnet18_saliency.json")
+    whole = CutoffSweep.load(out / "unsharded" / "resnet18_saliency.json")
     assert merged.image_ids.tolist() == whole.image_ids.tolist() == [0, 1, 2, 3]
     assert len(merged.cutoffs) == 3 and merged.metrics == whole.metrics
     for metric in whole.metrics:
@@ -98,9 +98,10 @@ def test_sharded_sweep_merges_to_the_unsharded_sweep(tmp_path: Path) -> None:
         np.testing.assert_allclose(merged.scores[metric], expected, rtol=0, atol=0)
         np.testing.assert_allclose(merged.scores[metric], whole.scores[metric], rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(merged.unfiltered[metric], whole.unfiltered[metric], rtol=1e-6, atol=1e-7)
-        assert (out / "merged" / "figures" / f"sweep_saliency_{metric}.png").stat().st_size > 0
-    rows = list(csv.DictReader((out / "merged" / "sweep_saliency.csv").open()))
-    assert list(rows[0]) == ["cutoff", "metric", "mean", "ci_low", "ci_high", "n_images", "model", "weights"]
+        assert (out / "merged" / "figures" / f"resnet18_saliency_{metric}_gain.png").stat().st_size > 0
+    rows = list(csv.DictReader((out / "merged" / "resnet18_saliency_curves.csv").open()))
+    assert list(rows[0])[:6] == ["cutoff", "metric", "gain", "gain_low", "gain_high", "mean"]
+    assert list(rows[0])[6:] == ["ci_low", "ci_high", "n_images", "model", "weights"]
     assert {(r["n_images"], r["model"]) for r in rows} == {("4", "resnet18")}
     sha = merged.params["weights"]["sha256"]
     assert all(r["weights"].startswith("file, file ") and r["weights"].endswith(sha) for r in rows)

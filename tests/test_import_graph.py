@@ -28,7 +28,8 @@ ROOT = Path(forgrad_viz.__file__).parent
 #: The layers of the package, lowest first: a module may import from its own top-level package (without a
 #: circle) and from the layers below its own, never from its layer's other packages or from a layer above.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("_cpu_load", "_utils", "palette", "image_folder"),  # helpers that import nothing of the package
+    ("_cpu_load", "_utils", "palette", "image_files"),  # helpers that import nothing of the package
+    ("image_folder",),  # the image files as a torch Dataset (image_files)
     ("_wait_policy", "_threads"),  # thread counts and wait policy from the machine's load (_cpu_load)
     ("filters",),  # masks, lowpass, forgrad, cutoff units
     ("spectra",),  # radial power spectra (filters' radius grid)

@@ -24,7 +24,11 @@ Modules
 ``models``
     ``--model``/``--weights``/``--random-weights``: the model and where its weights came from.
 ``outputs``
-    Writing results: figures, a sweep's JSON and CSV, the Markdown table of sigma*.
+    Writing a sweep's results, the held-out gain first: the printed table, CSVs, Markdown, JSON and figures,
+    named ``<model>_<method>``.
+``overwrite``
+    ``--overwrite``: a sweep's settings (``params["signature"]``) and the check that no output of other
+    settings is replaced without it.
 ``__main__``
     ``python -m forgrad_viz.cli``; ``python -m forgrad_viz`` (and ``torchrun -m forgrad_viz``) runs it too.
 """

@@ -1,14 +1,27 @@
-"""The images of ``forgrad-viz sweep``: a folder read lazily (:class:`~forgrad_viz.image_folder.ImageFolderDataset`)
-through a ``DataLoader``, one block of images at a time."""
+"""The images of ``forgrad-viz sweep``: the files of a folder, listed and checked without torch
+(:mod:`forgrad_viz.image_files`), then read lazily (:class:`~forgrad_viz.image_folder.ImageFolderDataset`, imported
+on first use) through a ``DataLoader``, one block of images at a time."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from forgrad_viz.image_folder import IMAGE_SUFFIXES, ImageFolderDataset, image_files
+from forgrad_viz.image_files import IMAGE_SUFFIXES, image_files
+
+if TYPE_CHECKING:
+    from forgrad_viz.image_folder import ImageFolderDataset
 
 __all__ = ["IMAGE_SUFFIXES", "ImageFolderDataset", "image_files", "image_loader"]
+
+
+def __getattr__(name: str) -> Any:
+    # ImageFolderDataset imports torch: only when asked for, so that ``forgrad-viz --help`` stays fast
+    if name == "ImageFolderDataset":
+        from forgrad_viz.image_folder import ImageFolderDataset
+
+        return ImageFolderDataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def image_loader(
@@ -22,6 +35,7 @@ def image_loader(
     >>> import tempfile
     >>> from pathlib import Path
     >>> from PIL import Image
+    >>> from forgrad_viz.image_folder import ImageFolderDataset
     >>> root = Path(tempfile.mkdtemp())
     >>> for i in range(3):
     ...     Image.new("RGB", (4, 4)).save(root / f"{i}.png")

@@ -11,10 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from forgrad_viz.cli.images import ImageFolderDataset, image_loader
+from forgrad_viz.cli.images import image_files, image_loader
 from forgrad_viz.cli.models import add_model_options, load_model
 from forgrad_viz.cli.options import (
     CliError,
+    add_folds,
     add_formats,
     add_out,
     check_methods,
@@ -23,16 +24,20 @@ from forgrad_viz.cli.options import (
     positive_int,
     writable_folder,
 )
-from forgrad_viz.cli.outputs import sweep_table, weights_text, write_sweep
+from forgrad_viz.cli.outputs import DEFAULT_FOLDS, output_stem, sweep_table, weights_text, write_sweep
+from forgrad_viz.cli.overwrite import add_overwrite, images_fingerprint, refuse_overwrite
 
 _METRICS = ("deletion", "insertion", "mufidelity")
 _DESCRIPTION = (
     "Score FORGrad maps at many cutoffs with Deletion, Insertion and MuFidelity on a folder of "
     "images (flat: the model's predicted class is explained; or one subfolder per class as in "
     "torchvision's ImageFolder: the class index is then the target, the folder's name if every class "
-    "folder is named by an integer, else its rank in sorted order). Images are read lazily, one block at a "
-    "time. Writes one JSON (CutoffSweep) and one CSV per method, and figures. Under torchrun (WORLD_SIZE > 1) "
-    "the processes share the images and rank 0 writes the results."
+    "folder is named by an integer, else its rank in sorted order). Every image file is checked before the "
+    "work starts. Images are read lazily, one block at a time. Prints and writes, per method, the held-out "
+    "gain of FORGrad over the unfiltered map first, then sigma* and the in-sample gain: MODEL_METHOD.json "
+    "(CutoffSweep), .csv (summary), _curves.csv, .md and figures (the paired-gain curve first); outputs of "
+    "other settings are not overwritten without --overwrite. Under torchrun (WORLD_SIZE > 1) the processes "
+    "share the images and rank 0 writes the results."
 )
 
 
@@ -97,6 +102,14 @@ def add_parser(commands: Any) -> None:
         help="checkpoint folder (default: OUT/checkpoints); a run that is interrupted resumes from it",
     )
     sweep.add_argument("--no-checkpoint", action="store_true", help="do not write or read checkpoints")
+    add_overwrite(sweep)
+    add_folds(sweep, DEFAULT_FOLDS)
+    sweep.add_argument(
+        "--skip-bad-images",
+        action="store_true",
+        help="skip image files that cannot be read (listed in the output and in the JSON's "
+        "params['skipped_images']) instead of stopping before the work starts",
+    )
     add_formats(sweep, optional=True)
     sweep.add_argument("--seed", type=int, default=0, help="seed of stochastic methods and MuFidelity (0)")
     sweep.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -176,54 +189,108 @@ def _device(text: str, world_size: int, local_rank: int) -> Any:
     return device
 
 
-def _checkpoint_key(model: str, source: Any) -> str:
-    """A short key of the model and its weights in checkpoint names: a checkpoint never mixes two models."""
-    record = json.dumps([model, None if source is None else source.to_dict()], sort_keys=True)
+def _checkpoint_key(signature: dict[str, Any], block_size: int, skipped: list[str]) -> str:
+    """A short key of a method's settings (model and weights included), block size and skipped images in its
+    checkpoint's name: a run of other settings (allowed by ``--overwrite``) starts its own checkpoint, a run of
+    the same settings resumes."""
+    record = json.dumps([signature, block_size, skipped], sort_keys=True)
     return hashlib.sha256(record.encode()).hexdigest()[:12]
 
 
+def _readable_rows(files: list[Path], rows: range, root: str, skip: bool) -> tuple[list[int], list[str]]:
+    """The rows whose image files can be read, and the skipped files relative to ``root``; without ``skip``, a
+    :class:`CliError` naming the first bad file and ``--skip-bad-images``."""
+    from forgrad_viz.image_files import unreadable_images
+
+    bad = unreadable_images([files[i] for i in rows], first_only=not skip)
+    if bad and not skip:
+        path, reason = next(iter(bad.items()))
+        raise CliError(
+            f"cannot read image {path}: {reason} (pass --skip-bad-images to skip unreadable images)"
+        )
+    kept = [i for i in rows if files[i] not in bad]
+    if not kept:
+        raise CliError(f"none of the {len(rows)} images in {root} can be read")
+    return kept, [path.relative_to(root).as_posix() for path in bad]
+
+
+def _signature(
+    args: argparse.Namespace, method: str, weights: Any, cutoffs: Any, images: Any
+) -> dict[str, Any]:
+    """The settings that make a method's results (``params["signature"]``): outputs of another signature are not
+    overwritten without ``--overwrite``. Not in it: device, batch, block and worker counts, folds, figures."""
+    return {
+        "model": args.model,
+        "weights": None if weights is None else {k: v for k, v in weights.items() if k != "path"},
+        "method": method,
+        "kind": args.kind,
+        "search": args.search,
+        "cutoffs": [float(c) for c in cutoffs],
+        "metrics": list(args.metrics),
+        "steps": args.steps,
+        "n_subsets": args.n_subsets if "mufidelity" in args.metrics else None,
+        "seed": args.seed,
+        "images": images,
+    }
+
+
 def _sweep(args: argparse.Namespace, *, rank: int, world_size: int, local_rank: int) -> int:
-    methods = check_methods(args.methods)
     formats = figure_formats(args)
     cutoffs = _parse_cutoffs(args.cutoffs)
     index, count = _parse_shard(args.shard)
     if count > 1 and args.search == "refine":
         raise CliError("--search refine picks cutoffs from all the images; it cannot run on shards")
+    # the files are listed and checked before torch is imported: a bad file fails within the first second
+    files = image_files(args.images)[0][: args.max_images]
+    shard = shard_rows(len(files), args.block_size, index, count)
+    if len(shard) == 0:
+        raise CliError(f"shard {index}/{count} holds no images ({len(files)} images for {count} shards)")
+    rows, skipped = _readable_rows(files, shard, args.images, args.skip_bad_images)
+    methods = check_methods(args.methods)  # after the images: it imports the attribution methods (seconds)
+    from forgrad_viz.image_folder import ImageFolderDataset
+
     dataset = ImageFolderDataset(args.images, max_images=args.max_images)
-    rows = shard_rows(len(dataset), args.block_size, index, count)
-    if len(rows) == 0:
-        raise CliError(f"shard {index}/{count} holds no images ({len(dataset)} images for {count} shards)")
     device = _device(args.device, world_size, local_rank)
     model, dataset.transform, source = load_model(args, device)
     out = writable_folder(args.out) if rank == 0 else Path(args.out)
+    weights = None if source is None else source.to_dict()
+    if cutoffs is None:
+        from forgrad_viz.filters import default_cutoffs
+
+        height, width = dataset[rows[0]][0].shape[-2:]
+        cutoffs = default_cutoffs(height, width, n=args.n_cutoffs)
+    images = images_fingerprint(args.images, dataset.files, dataset.targets)
+    stems = {method: output_stem(args.model, method, (index, count)) for method in methods}
+    signatures = {method: _signature(args, method, weights, cutoffs, images) for method in methods}
+    for method in methods:  # before any work, on every rank: none starts what rank 0 would refuse to write
+        refuse_overwrite(out, stems[method], signatures[method], args.overwrite)
     checkpoints = (
         None
         if args.no_checkpoint
         else writable_folder(args.checkpoint or out / "checkpoints", "--checkpoint")
     )
     loader = image_loader(dataset, rows, args.block_size, args.workers, pin_memory=device.type == "cuda")
-    if cutoffs is None:
-        from forgrad_viz.filters import default_cutoffs
-
-        height, width = dataset[rows[0]][0].shape[-2:]
-        cutoffs = default_cutoffs(height, width, n=args.n_cutoffs)
-    suffix = "" if count == 1 else f"_shard-{index}-of-{count}"
     if rank == 0:
         processes = "" if world_size == 1 else f", {world_size} processes"
         print(
-            f"{len(rows)} images ({rows.start}..{rows.stop - 1} of {len(dataset)}) from {args.images}; model "
-            f"{args.model} (weights: {weights_text(None if source is None else source.to_dict())}); methods "
+            f"{len(rows)} images ({shard.start}..{shard.stop - 1} of {len(dataset)}) from {args.images}; model "
+            f"{args.model} (weights: {weights_text(weights)}); methods "
             f"{', '.join(methods)}, {len(cutoffs)} cutoffs, metrics {', '.join(args.metrics)}, device {device}"
             f"{processes}",
             flush=True,
         )
+        if skipped:
+            print(
+                f"skipped {len(skipped)} unreadable images (--skip-bad-images): {', '.join(skipped)}",
+                flush=True,
+            )
     # one checkpoint name for every rank: the engine appends each rank's blocks to its own file beside it and
     # resumes from all of them, under any number of processes
-    checkpoint_stem = f"{_checkpoint_key(args.model, source)}{suffix}"
+    keys = {method: _checkpoint_key(signatures[method], args.block_size, skipped) for method in methods}
     sweeps = [
         _sweep_method(
-            args, method, model, loader, cutoffs, list(rows), progress=not args.no_progress and rank == 0,
-            checkpoint=None if checkpoints is None else checkpoints / f"sweep_{method}_{checkpoint_stem}.json",
+            args, method, model, loader, cutoffs, rows, progress=not args.no_progress and rank == 0,
+            checkpoint=None if checkpoints is None else checkpoints / f"{stems[method]}_{keys[method]}.json",
         )
         for method in methods
     ]  # fmt: skip
@@ -231,10 +298,13 @@ def _sweep(args: argparse.Namespace, *, rank: int, world_size: int, local_rank: 
         return 0
     written = []
     for sweep in sweeps:
-        sweep.params["model"] = args.model
-        sweep.params["weights"] = None if source is None else source.to_dict()
-        written += write_sweep(sweep, out, f"sweep_{sweep.method}{suffix}", formats if count == 1 else None)
-    print(sweep_table(sweeps))
+        sweep.params.update(model=args.model, weights=weights, signature=signatures[sweep.method])
+        sweep.params["skipped_images"] = skipped
+        shown = formats if count == 1 else None
+        written += write_sweep(sweep, out, stems[sweep.method], shown, args.folds)
+    print(sweep_table(sweeps, args.folds))
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable images: {', '.join(skipped)}")
     print(f"wrote {len(written)} files to {out}/")
     return 0
 

@@ -53,8 +53,13 @@ fsynced) per finished unit of work; a sweep killed at any moment resumes to the 
 most the unit in flight, a torn last line being ignored. Distributed, rank ``r`` appends to
 ``CHECKPOINT.rank<r>`` and every rank reads all of them, so a run resumes under any number of processes.
 
-Progress (:mod:`~forgrad_viz.sweep.progress`): one tqdm bar of forward passes, counted as they happen, with the
-metrics' passes in the total from the start; ``progress=False`` prints nothing.
+Plan and progress (:mod:`~forgrad_viz.sweep.plan`, :mod:`~forgrad_viz.sweep.progress`): before any work,
+:func:`plan_sweep` (and ``progress=True``, which prints it) states images x maps x forward passes, counted unit by
+unit as the sweep will do them (exact for a grid search, the worst case for ``"refine"``), the memory budget and
+an estimate of the time from a probe of a few seconds. One tqdm bar of forward passes covers the whole call (every
+method, reference and model); its total is the plan's from the start, its count never goes back, its ETA uses a
+smoothed rate; under ``torchrun`` rank 0 shows the passes of every rank. A :class:`Progress` made from several
+plans, passed as ``progress=``, is one bar for several calls. ``progress=False`` prints nothing.
 
 Modules
 -------
@@ -70,13 +75,15 @@ The machinery, in the order the imports flow:
 - ``source``: the images from a tensor, Dataset or DataLoader, read block by block (``ImageSource``).
 - ``blocks``: the images in blocks, each with its targets and MuFidelity predictions; :data:`DEFAULT_BLOCK_SIZE`.
 - ``distributed``: ``distributed_session``, ``rank_info``, each rank's blocks and the gather helper.
-- ``progress``: the progress bar of forward passes.
 - ``scoring``: scoring a block's maps with every metric (``Scorer``); the unfiltered map.
 - ``checkpoint``: checkpoint I/O (finished units of work appended to a JSON Lines file) and the signature.
 - ``arguments``: validation of the entry points' arguments (``Settings``); :data:`SEARCHES`,
   :data:`DEFAULT_REFERENCES`.
 - ``sweeper``: the units of work on one model: a method's maps, chunks of cutoffs, rounds, score tables.
 - ``search``: the ``"grid"`` and ``"refine"`` (golden-section) searches over the cutoff grid.
+- ``probe``: a few seconds' timing of the model and the attribution methods (the plan's estimate).
+- ``plan``: the work counted before it starts (``Plan``).
+- ``progress``: one bar of forward passes for a job (``Progress``), fed from every rank.
 - ``per_model``: one model's searches and references, assembled as CutoffSweeps.
 """
 
@@ -85,16 +92,21 @@ from __future__ import annotations
 from forgrad_viz.sweep.architecture_comparison import compare_architectures
 from forgrad_viz.sweep.arguments import DEFAULT_REFERENCES, SEARCHES
 from forgrad_viz.sweep.blocks import DEFAULT_BLOCK_SIZE as DEFAULT_BLOCK_SIZE
-from forgrad_viz.sweep.cutoff_sweep import sweep_cutoffs
+from forgrad_viz.sweep.cutoff_sweep import plan_sweep, sweep_cutoffs
 from forgrad_viz.sweep.distributed import distributed_session, rank_info
+from forgrad_viz.sweep.plan import Plan
+from forgrad_viz.sweep.progress import Progress
 from forgrad_viz.sweep.protocol import DEFAULT_METRICS
 
 __all__ = [
     "DEFAULT_METRICS",
     "DEFAULT_REFERENCES",
     "SEARCHES",
+    "Plan",
+    "Progress",
     "compare_architectures",
     "distributed_session",
+    "plan_sweep",
     "rank_info",
     "sweep_cutoffs",
 ]

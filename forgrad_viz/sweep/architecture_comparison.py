@@ -19,8 +19,9 @@ from forgrad_viz.sweep.arguments import (
     shared_arguments,
 )
 from forgrad_viz.sweep.blocks import DEFAULT_BLOCK_SIZE
-from forgrad_viz.sweep.distributed import rank_device, use_distributed
-from forgrad_viz.sweep.per_model import sweep_model
+from forgrad_viz.sweep.distributed import rank_device, rank_info, use_distributed
+from forgrad_viz.sweep.per_model import plan_model, sweep_model
+from forgrad_viz.sweep.progress import start
 from forgrad_viz.sweep.protocol import DEFAULT_METRICS
 from forgrad_viz.sweep.source import ImageData, ImageSource
 from forgrad_viz.sweep.sweeper import MethodRun
@@ -71,7 +72,7 @@ def compare_architectures(
         White-box methods to sweep.
     metrics, cutoffs, kind, search, order, padding, steps, deletion_baseline, insertion_baseline, score, mufidelity,
     batch_size, block_size, chunk_size, progress, seed, distributed
-        As in :func:`sweep_cutoffs`.
+        As in :func:`sweep_cutoffs`; ``progress=True`` prints one plan for every model and shows one bar.
     references : sequence of str
         Black-box methods scored unfiltered (``("rise", "occlusion")`` by default; ``()`` for none).
     method_options, reference_options : dict, optional
@@ -111,23 +112,37 @@ def compare_architectures(
     ids = np.arange(source.n, dtype=np.int64)
     sweeps: dict[str, dict[str, CutoffSweep]] = {}
     reference_scores: dict[str, dict[str, dict[str, np.ndarray]]] = {}
-    for name, model in models.items():
-        if distributed:
+    if distributed:
+        for model in models.values():
             model.to(rank_device())
-        runs = [MethodRun(m, options[m], None, keep_maps=search == "refine") for m in methods]
-        sweeps[name], reference_scores[name] = sweep_model(
-            model,
-            source,
-            targets,
-            settings,
-            runs,
-            refs,
-            ids,
-            name,
-            checkpoint=None,
-            signature={},
-            label=f"compare {name}",
-            progress=progress,
-            distributed=distributed,
-        )
+
+    def runs() -> list[MethodRun]:
+        return [MethodRun(m, options[m], None, keep_maps=search == "refine") for m in methods]
+
+    job = {"checkpoint": None, "signature": {}, "distributed": distributed}
+    bar = progress
+    if progress is True and rank_info().rank == 0:  # one plan and one bar for every model
+        plans = [
+            plan_model(model, source, targets, settings, runs(), refs, label=name, probe=True, **job)
+            for name, model in models.items()
+        ]
+        bar = start(plans, f"compare {', '.join(models)}")
+    try:
+        for name, model in models.items():
+            sweeps[name], reference_scores[name] = sweep_model(
+                model,
+                source,
+                targets,
+                settings,
+                runs(),
+                refs,
+                ids,
+                name,
+                label=f"compare {name}",
+                progress=bar,
+                **job,
+            )
+    finally:
+        if bar is not progress:
+            bar.close()
     return ArchitectureComparison(sweeps=sweeps, references=reference_scores)

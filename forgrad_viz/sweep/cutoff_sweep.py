@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,7 +25,9 @@ from forgrad_viz.sweep.arguments import (
 from forgrad_viz.sweep.blocks import DEFAULT_BLOCK_SIZE
 from forgrad_viz.sweep.checkpoint import fingerprint, signature
 from forgrad_viz.sweep.distributed import rank_device, use_distributed
-from forgrad_viz.sweep.per_model import sweep_model
+from forgrad_viz.sweep.per_model import plan_model, sweep_model
+from forgrad_viz.sweep.plan import Plan
+from forgrad_viz.sweep.progress import Progress
 from forgrad_viz.sweep.protocol import DEFAULT_METRICS, describe
 from forgrad_viz.sweep.source import ImageData, ImageSource
 from forgrad_viz.sweep.sweeper import MethodRun
@@ -54,7 +57,7 @@ def sweep_cutoffs(
     batch_size: int | None = None,
     block_size: int = DEFAULT_BLOCK_SIZE,
     chunk_size: int | None = None,
-    progress: bool = True,
+    progress: bool | Progress = True,
     checkpoint: str | os.PathLike | None = None,
     seed: int = 0,
     model_name: str = "",
@@ -117,8 +120,12 @@ def sweep_cutoffs(
     chunk_size : int, optional
         Cutoffs filtered and scored together; ``None`` sizes the chunk to the memory budget (all the cutoffs at
         once when they fit, so the endpoints of the curves are computed once per image).
-    progress : bool
-        Show a progress bar (``tqdm.auto``).
+    progress : bool or Progress
+        ``True``: print the plan (images x maps x forward passes, estimated time, memory budget; see
+        :func:`plan_sweep`) and show one bar (``tqdm.auto``) of the call's forward passes, exact total from the
+        start, ETA from a smoothed rate (rank 0 only, showing every rank's passes, under ``torchrun``). A
+        :class:`~forgrad_viz.sweep.progress.Progress` made from several plans is fed instead (one bar for several
+        calls).
     checkpoint : path, optional
         A JSON Lines file that grows by one line per finished unit of work (:mod:`~forgrad_viz.sweep.checkpoint`):
         an interrupted (even killed) sweep called again with the same arguments and checkpoint resumes where it
@@ -153,14 +160,69 @@ def sweep_cutoffs(
     >>> sweep.best_cutoff("insertion").cutoff in (2.0, 4.0, 8.0)
     True
     """
+    sweeps, _ = sweep_model(**_prepare(locals()), progress=progress)
+    return sweeps[method]
+
+
+def plan_sweep(
+    model: nn.Module,
+    images: ImageData,
+    targets: Any = None,
+    method: str = "saliency",
+    *,
+    probe: bool = True,
+    **options: Any,
+) -> Plan:
+    """The work of ``sweep_cutoffs(model, images, targets, method, **options)``, stated before doing it.
+
+    Parameters
+    ----------
+    model, images, targets, method
+        As in :func:`sweep_cutoffs`.
+    probe : bool
+        Time one forward batch and one attribution call (a few seconds) for an estimate of the time.
+    **options
+        Any other argument of :func:`sweep_cutoffs` (``progress`` is ignored).
+
+    Returns
+    -------
+    Plan
+        Images x maps x forward passes (exact for a grid search; the worst case of ``search="refine"``), the
+        passes by stage as ``params["forward_passes_by_stage"]`` will count them, the memory budget and, with
+        ``probe``, the estimated seconds. Plans add up (``plan_a + plan_b``); ``Progress(plan)`` is a bar for
+        their sweeps (pass it as ``progress=``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
+    ...                           torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    >>> plan = plan_sweep(net, torch.rand(4, 3, 16, 16), cutoffs=[2.0, 4.0, 8.0], steps=4,
+    ...                   mufidelity={"grid_size": 4, "n_subsets": 16}, probe=False)
+    >>> plan.forward_passes == sweep_cutoffs(net, torch.rand(4, 3, 16, 16), cutoffs=[2.0, 4.0, 8.0], steps=4,
+    ...     mufidelity={"grid_size": 4, "n_subsets": 16}, progress=False).params["forward_passes"]
+    True
+    """
+    arguments = inspect.signature(sweep_cutoffs).bind(model, images, targets, method, **options)
+    arguments.apply_defaults()
+    job = _prepare(arguments.arguments)
+    del job["image_ids"], job["model_name"]  # what the result is labelled with: no work
+    return plan_model(**job, probe=probe)
+
+
+def _prepare(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of :func:`sweep_cutoffs` validated, as the keyword arguments of one model's sweep."""
+    model, method, search, kind, targets = (
+        arguments[k] for k in ("model", "method", "search", "kind", "targets")
+    )
     check_model(model)
-    source = ImageSource(images, check_positive_int(block_size, "block_size"))
-    settings = check_settings(source.shape, **shared_arguments(locals()))
-    options = check_method_options(method, method_options, "method")
-    refs = check_references(references, reference_options)
-    attributions = check_attributions(attributions, source.n, source.shape)
-    ids = check_image_ids(image_ids, source.n)
-    distributed = use_distributed(distributed)
+    source = ImageSource(arguments["images"], check_positive_int(arguments["block_size"], "block_size"))
+    settings = check_settings(source.shape, **shared_arguments(arguments))
+    options = check_method_options(method, arguments["method_options"], "method")
+    refs = check_references(arguments["references"], arguments["reference_options"])
+    attributions = check_attributions(arguments["attributions"], source.n, source.shape)
+    ids = check_image_ids(arguments["image_ids"], source.n)
+    distributed = use_distributed(arguments["distributed"])
     if distributed:
         model.to(rank_device())
     described = {
@@ -170,20 +232,17 @@ def sweep_cutoffs(
         "attributions": None if attributions is None else fingerprint(attributions),
         "references": {k: {o: describe(v) for o, v in d.items()} for k, d in refs.items()},
     }
-    run = MethodRun(method, options, attributions, keep_maps=search == "refine")
-    sweeps, _ = sweep_model(
-        model,
-        source,
-        targets,
-        settings,
-        [run],
-        refs,
-        ids,
-        model_name,
-        checkpoint=checkpoint,
-        signature=signature(kind, source.n, ids, targets, described),
-        label=f"sweep {method}",
-        progress=progress,
-        distributed=distributed,
-    )
-    return sweeps[method]
+    return {
+        "model": model,
+        "source": source,
+        "targets": targets,
+        "settings": settings,
+        "runs": [MethodRun(method, options, attributions, keep_maps=search == "refine")],
+        "references": refs,
+        "image_ids": ids,
+        "model_name": arguments["model_name"],
+        "checkpoint": arguments["checkpoint"],
+        "signature": signature(kind, source.n, ids, targets, described),
+        "label": f"sweep {method}",
+        "distributed": distributed,
+    }

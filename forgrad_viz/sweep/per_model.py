@@ -10,13 +10,16 @@ import numpy as np
 from torch import nn
 
 from forgrad_viz._utils import preserved_model
+from forgrad_viz.attribution import METHODS
 from forgrad_viz.results import HIGHER_IS_BETTER, CutoffSweep
 from forgrad_viz.sweep.arguments import Settings
 from forgrad_viz.sweep.blocks import Blocks
 from forgrad_viz.sweep.checkpoint import Checkpoint
-from forgrad_viz.sweep.distributed import all_gather, block_share, rank_info
+from forgrad_viz.sweep.distributed import RankInfo, all_gather, block_share, rank_info
 from forgrad_viz.sweep.forward_counter import ForwardCounter
-from forgrad_viz.sweep.progress import Progress
+from forgrad_viz.sweep.plan import Plan, make_plan
+from forgrad_viz.sweep.probe import Probe, probe
+from forgrad_viz.sweep.progress import Progress, feed, start
 from forgrad_viz.sweep.protocol import describe
 from forgrad_viz.sweep.scoring import UNFILTERED, Scorer
 from forgrad_viz.sweep.search import run_search
@@ -37,7 +40,7 @@ def sweep_model(
     checkpoint: str | os.PathLike | None,
     signature: dict[str, Any],
     label: str,
-    progress: bool,
+    progress: bool | Progress,
     distributed: bool,
 ) -> tuple[dict[str, CutoffSweep], dict[str, dict[str, np.ndarray]]]:
     """Search every run's cutoffs and score every reference (name -> options) on ``model``, sharing the targets
@@ -45,40 +48,50 @@ def sweep_model(
 
     A grid search scores every run and reference in one pass over the images. The model's mode is restored and
     no hook is left; ``params["forward_passes"]`` of every sweep counts all the images that went through the
-    model in this call (on all ranks of a distributed run).
+    model in this call (on all ranks of a distributed run). ``progress=True`` prints the plan
+    (:mod:`~forgrad_viz.sweep.plan`) on rank 0 and shows one bar for the call; a :class:`Progress` is fed
+    instead (one bar for several calls, closed by its owner).
     """
+    if not isinstance(progress, (bool, Progress)):
+        raise TypeError(f"progress must be True, False or a forgrad_viz.sweep.Progress; got {progress!r}")
     counter = ForwardCounter()
     info = rank_info() if distributed else None
-    mine = (
-        block_share(len(source.rows), info.rank, info.world_size) if info else list(range(len(source.rows)))
-    )
-    with preserved_model(model), counter.attach(model):
-        bar = Progress(counter, settings.protocol, label, progress)
-        try:
-            sweeper = Sweeper(
-                Blocks(model, source, targets, settings.protocol, counter),
-                Scorer(model, settings.protocol, counter),
-                settings,
-                Checkpoint(checkpoint, signature, rank=info.rank if info else None),
-                bar,
-                mine,
-                distributed,
-            )
-            refs = [
-                MethodRun(name, o, None, keep_maps=False, reference=True) for name, o in references.items()
-            ]
-            if settings.search == "grid":
-                sweeper.run_pass(
-                    [(run, sweeper.unique, True) for run in runs] + [(r, [], True) for r in refs]
-                )
-                found = [list(range(settings.grid.shape[0]))] * len(runs)
-            else:
-                found = [run_search(sweeper, run, settings.search) for run in runs]
-                sweeper.run_pass([(r, [], True) for r in refs])
-        finally:
+    sweeper = _sweeper(model, source, targets, settings, counter, checkpoint, signature, info)
+    refs = [MethodRun(name, o, None, keep_maps=False, reference=True) for name, o in references.items()]
+    bar = progress if isinstance(progress, Progress) else None
+    shown = progress is True and (info is None or info.rank == 0)
+    planned = 0
+    if bar is not None or shown:
+        plan = make_plan(
+            label,
+            sweeper,
+            settings,
+            runs,
+            refs,
+            targets,
+            _world(info),
+            _probe(model, settings, runs, source) if shown else None,
+        )
+        planned = plan.forward_passes
+        if shown:
+            bar = start([plan], label)
+    try:
+        with feed(counter, bar, planned, distributed) as settle:
+            with preserved_model(model), counter.attach(model):
+                if settings.search == "grid":
+                    sweeper.run_pass(
+                        [(run, sweeper.unique, True) for run in runs] + [(r, [], True) for r in refs]
+                    )
+                    found = [list(range(settings.grid.shape[0]))] * len(runs)
+                else:
+                    found = [run_search(sweeper, run, settings.search) for run in runs]
+                    sweeper.run_pass([(r, [], True) for r in refs])
+            passes = _total_passes(counter, distributed)
+            settle(passes[0])
+    finally:
+        if shown and bar is not None:
             bar.close()
     reference_scores = {r.method: sweeper.unfiltered_scores(r) for r in refs}
-    passes = _total_passes(counter, distributed)
     sweeps = {
         run.method: build_sweep(
             sweeper,
@@ -92,6 +105,64 @@ def sweep_model(
         for run, indices in zip(runs, found, strict=True)
     }
     return sweeps, reference_scores
+
+
+def plan_model(
+    model: nn.Module,
+    source: ImageSource,
+    targets: Any,
+    settings: Settings,
+    runs: Sequence[MethodRun],
+    references: dict[str, dict[str, Any]],
+    *,
+    checkpoint: str | os.PathLike | None,
+    signature: dict[str, Any],
+    label: str,
+    distributed: bool,
+    probe: bool,
+) -> Plan:
+    """The :class:`~forgrad_viz.sweep.plan.Plan` of :func:`sweep_model` with the same arguments, before any work
+    (``probe=True`` times the model for an estimate: a few seconds)."""
+    info = rank_info() if distributed else None
+    sweeper = _sweeper(model, source, targets, settings, ForwardCounter(), checkpoint, signature, info)
+    refs = [MethodRun(name, o, None, keep_maps=False, reference=True) for name, o in references.items()]
+    measured = _probe(model, settings, runs, source) if probe else None
+    return make_plan(label, sweeper, settings, runs, refs, targets, _world(info), measured)
+
+
+def _sweeper(
+    model: nn.Module,
+    source: ImageSource,
+    targets: Any,
+    settings: Settings,
+    counter: ForwardCounter,
+    checkpoint: str | os.PathLike | None,
+    signature: dict[str, Any],
+    info: RankInfo | None,
+) -> Sweeper:
+    mine = (
+        block_share(len(source.rows), info.rank, info.world_size) if info else list(range(len(source.rows)))
+    )
+    return Sweeper(
+        Blocks(model, source, targets, settings.protocol, counter),
+        Scorer(model, settings.protocol, counter),
+        settings,
+        Checkpoint(checkpoint, signature, rank=info.rank if info else None),
+        mine,
+        info is not None,
+    )
+
+
+def _world(info: RankInfo | None) -> int:
+    return 1 if info is None else info.world_size
+
+
+def _probe(model: nn.Module, settings: Settings, runs: Sequence[MethodRun], source: ImageSource) -> Probe:
+    """The model's speed and each white-box method's (attributions to compute) for the plan's estimate."""
+    methods = {
+        r.method: r.options for r in runs if r.attributions is None and METHODS[r.method].kind == "white-box"
+    }
+    return probe(model, source.shape, methods, settings.protocol.batch_size, settings.seed)
 
 
 def _total_passes(counter: ForwardCounter, distributed: bool) -> tuple[int, dict[str, int]]:

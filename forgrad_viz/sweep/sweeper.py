@@ -22,7 +22,6 @@ from forgrad_viz.filters.padding import padded_cutoffs, padded_size
 from forgrad_viz.sweep.blocks import Block, Blocks
 from forgrad_viz.sweep.checkpoint import Checkpoint, fingerprint, unit_key
 from forgrad_viz.sweep.distributed import all_gather, rank_info
-from forgrad_viz.sweep.progress import Progress
 from forgrad_viz.sweep.scoring import Scorer, unfiltered
 
 if TYPE_CHECKING:
@@ -61,7 +60,6 @@ class Sweeper:
         scorer: Scorer,
         settings: Settings,
         checkpoint: Checkpoint,
-        progress: Progress,
         mine: list[int],
         distributed: bool,
     ) -> None:
@@ -73,7 +71,6 @@ class Sweeper:
         self.padding = settings.padding
         self.seed = settings.seed
         self.checkpoint = checkpoint
-        self.progress = progress
         self.mine = mine
         self.distributed = distributed
         _, h, w = blocks.source.shape
@@ -141,20 +138,14 @@ class Sweeper:
                 self._store(plan[t][0], index, part, with_unfiltered, scores)
 
     def _expect(self, plan: list[tuple[MethodRun, list[tuple[list[int], bool]]]]) -> set[str]:
-        """The keys of the units to compute (not in the checkpoint); their forward passes join the bar."""
+        """The keys of the units to compute (not in the checkpoint; :mod:`~forgrad_viz.sweep.plan` counts them)."""
         todo = set()
         for index in self.mine:
-            rows = self.blocks.rows[index]
-            n = rows.stop - rows.start
-            before = len(todo)
             for run, units in plan:
                 for part, with_unfiltered in units:
                     key = unit_key(run.method, index, part, with_unfiltered)
                     if key not in self.checkpoint.units:
                         todo.add(key)
-                        self.progress.expect_unit(n, len(part) + int(with_unfiltered))
-            if len(todo) > before and not self.blocks.has_shared(index):
-                self.progress.expect_block(n)
         return todo
 
     def _score_unit(
