@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from forgrad_viz import __version__
-from forgrad_viz.cli import bench, demo, merge, sweep
+from forgrad_viz.cli import bench, compare, demo, merge, sweep
 from forgrad_viz.cli.options import PROG, CliError
 
 
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (demo, sweep, merge, bench):
+    for command in (demo, sweep, compare, merge, bench):
         command.add_parser(commands)
     return parser
 

@@ -15,7 +15,7 @@ they need not run in PyTorch fp32. :func:`scoring_model` returns the module thos
 Attributions (gradients) always run in PyTorch fp32 on the model itself. Every result records ``precision`` and
 ``backend`` in its ``params``.
 
-Modules: ``api`` (:func:`scoring_model`, the options and their checks), ``autocast`` (reduced precision in
+Modules: ``base`` (the wrappers' base class), ``api`` (:func:`scoring_model`, the options and their checks), ``autocast`` (reduced precision in
 PyTorch), ``onnx_runtime`` (the exported model run by ONNX Runtime).
 """
 

@@ -9,32 +9,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from forgrad_viz.scoring.base import ScoringModel
+
 #: Precisions of the scoring forward passes (``"fp16"`` on CUDA only).
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
 #: Backends of the scoring forward passes (``"onnxruntime"``: the ``onnx`` extra, fp32, CPU).
 BACKENDS: tuple[str, ...] = ("torch", "onnxruntime")
-
-
-class ScoringModel(nn.Module):
-    """A classifier's forward pass at another precision or on another backend; logits always come back as fp32
-    torch tensors on the input's device. The wrapped model is a submodule (its device and mode are the wrapper's).
-
-    ``calls_model`` says whether forward hooks on the wrapped model see the wrapper's passes;
-    ``follows_torch_threads`` whether torch's thread count governs its speed.
-    """
-
-    calls_model = True
-    follows_torch_threads = True
-
-    def __init__(self, model: nn.Module, precision: str, backend: str) -> None:
-        super().__init__()
-        self.model = model
-        self.precision = precision
-        self.backend = backend
-
-    def describe(self) -> dict[str, str]:
-        """``{"precision": ..., "backend": ...}``, as results record it."""
-        return {"precision": self.precision, "backend": self.backend}
 
 
 def is_scoring_model(model: nn.Module) -> bool:

@@ -7,7 +7,7 @@ import warnings
 import torch
 from torch import nn
 
-from forgrad_viz.scoring.api import ScoringModel
+from forgrad_viz.scoring.base import ScoringModel
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 

@@ -15,7 +15,7 @@ import warnings
 import torch
 from torch import nn
 
-from forgrad_viz.scoring.api import ScoringModel
+from forgrad_viz.scoring.base import ScoringModel
 
 
 class OnnxRuntimeModel(ScoringModel):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,16 +15,18 @@ from forgrad_viz.metrics import DEFAULT_STEPS
 from forgrad_viz.results import ArchitectureComparison, CutoffSweep
 from forgrad_viz.sweep.arguments import (
     DEFAULT_REFERENCES,
+    check_image_ids,
     check_method_options,
     check_references,
     check_settings,
     shared_arguments,
 )
 from forgrad_viz.sweep.blocks import DEFAULT_BLOCK_SIZE
+from forgrad_viz.sweep.checkpoint import signature
 from forgrad_viz.sweep.distributed import rank_device, rank_info, use_distributed
 from forgrad_viz.sweep.per_model import plan_model, sweep_model
 from forgrad_viz.sweep.progress import start
-from forgrad_viz.sweep.protocol import DEFAULT_METRICS
+from forgrad_viz.sweep.protocol import DEFAULT_METRICS, describe
 from forgrad_viz.sweep.source import ImageData, ImageSource
 from forgrad_viz.sweep.sweeper import MethodRun
 
@@ -48,10 +52,14 @@ def compare_architectures(
     score: str = "probability",
     mufidelity: Mapping[str, Any] | None = None,
     batch_size: int | None = None,
+    precision: str = "fp32",
+    backend: str = "torch",
     block_size: int = DEFAULT_BLOCK_SIZE,
     chunk_size: int | None = None,
     progress: bool = True,
+    checkpoint: str | os.PathLike | None = None,
     seed: int = 0,
+    image_ids: Sequence[int] | np.ndarray | None = None,
     distributed: bool | None = None,
 ) -> ArchitectureComparison:
     """sigma* per model x method x metric, faithfulness unfiltered versus at sigma*, and black-box references.
@@ -71,13 +79,17 @@ def compare_architectures(
     methods : sequence of str
         White-box methods to sweep.
     metrics, cutoffs, kind, search, order, padding, steps, deletion_baseline, insertion_baseline, score, mufidelity,
-    batch_size, block_size, chunk_size, progress, seed, distributed
+    batch_size, precision, backend, block_size, chunk_size, progress, seed, image_ids, distributed
         As in :func:`sweep_cutoffs`; ``progress=True`` prints one plan for every model and shows one bar.
     references : sequence of str
         Black-box methods scored unfiltered (``("rise", "occlusion")`` by default; ``()`` for none).
     method_options, reference_options : dict, optional
         Method name -> options for :func:`~forgrad_viz.attribution.explain` (e.g.
         ``{"rise": {"n_masks": 500}}``).
+    checkpoint : path, optional
+        A folder of checkpoints, one JSON Lines file per model (``<folder>/<model name>.jsonl``, created as
+        needed): an interrupted comparison called again with the same arguments resumes where it stopped and
+        returns the same result (see :func:`sweep_cutoffs`).
 
     Returns
     -------
@@ -109,7 +121,15 @@ def compare_architectures(
     options = {m: check_method_options(m, method_options.get(m), "methods") for m in methods}
     refs = check_references(references, reference_options)
     settings = check_settings(source.shape, **shared_arguments(locals()))
-    ids = np.arange(source.n, dtype=np.int64)
+    ids = check_image_ids(image_ids, source.n)
+    folder = None if checkpoint is None else Path(checkpoint)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    described = {
+        **settings.describe(),
+        "methods": {m: {o: describe(v) for o, v in options[m].items()} for m in methods},
+        "references": {k: {o: describe(v) for o, v in d.items()} for k, d in refs.items()},
+    }
     sweeps: dict[str, dict[str, CutoffSweep]] = {}
     reference_scores: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     if distributed:
@@ -119,11 +139,21 @@ def compare_architectures(
     def runs() -> list[MethodRun]:
         return [MethodRun(m, options[m], None, keep_maps=search == "refine") for m in methods]
 
-    job = {"checkpoint": None, "signature": {}, "distributed": distributed}
+    def job(name: str) -> dict[str, Any]:
+        """Each model's checkpoint and its signature (the model's name in it: a file never mixes models)."""
+        if folder is None:
+            return {"checkpoint": None, "signature": {}, "distributed": distributed}
+        common = {**described, "model": name}
+        return {
+            "checkpoint": folder / f"{name}.jsonl",
+            "signature": signature(kind, source.n, ids, targets, common),
+            "distributed": distributed,
+        }
+
     bar = progress
     if progress is True and rank_info().rank == 0:  # one plan and one bar for every model
         plans = [
-            plan_model(model, source, targets, settings, runs(), refs, label=name, probe=True, **job)
+            plan_model(model, source, targets, settings, runs(), refs, label=name, probe=True, **job(name))
             for name, model in models.items()
         ]
         bar = start(plans, f"compare {', '.join(models)}")
@@ -140,7 +170,7 @@ def compare_architectures(
                 name,
                 label=f"compare {name}",
                 progress=bar,
-                **job,
+                **job(name),
             )
     finally:
         if bar is not progress:

@@ -35,6 +35,8 @@ _SHARED = (
     "score",
     "mufidelity",
     "batch_size",
+    "precision",
+    "backend",
     "block_size",
     "chunk_size",
     "seed",

@@ -55,6 +55,8 @@ def sweep_cutoffs(
     score: str = "probability",
     mufidelity: Mapping[str, Any] | None = None,
     batch_size: int | None = None,
+    precision: str = "fp32",
+    backend: str = "torch",
     block_size: int = DEFAULT_BLOCK_SIZE,
     chunk_size: int | None = None,
     progress: bool | Progress = True,
@@ -115,6 +117,12 @@ def sweep_cutoffs(
         (0.0), ``seed`` (0).
     batch_size : int, optional
         Inputs per forward pass; automatic by default.
+    precision : {"fp32", "bf16", "fp16"}
+        Precision of the forward passes that score maps (:func:`~forgrad_viz.scoring.scoring_model`;
+        ``"fp16"`` on CUDA only). Attributions always run in fp32. Recorded in ``params``.
+    backend : {"torch", "onnxruntime"}
+        Backend of the scoring forward passes; ``"onnxruntime"`` (CPU, fp32, the ``onnx`` extra) runs an exported
+        copy of the model, once per input shape.
     block_size : int
         Images per block: the unit of work of a checkpoint (and the boundary of exact sharding).
     chunk_size : int, optional

@@ -12,6 +12,7 @@ from torch import nn
 from forgrad_viz._utils import preserved_model
 from forgrad_viz.attribution import METHODS
 from forgrad_viz.results import HIGHER_IS_BETTER, CutoffSweep
+from forgrad_viz.scoring import scoring_model
 from forgrad_viz.sweep.arguments import Settings
 from forgrad_viz.sweep.blocks import Blocks
 from forgrad_viz.sweep.checkpoint import Checkpoint
@@ -77,7 +78,7 @@ def sweep_model(
             bar = start([plan], label)
     try:
         with feed(counter, bar, planned, distributed) as settle:
-            with preserved_model(model), counter.attach(model):
+            with preserved_model(model), counter.attach(model, _scoring(model, settings)):
                 if settings.search == "grid":
                     sweeper.run_pass(
                         [(run, sweeper.unique, True) for run in runs] + [(r, [], True) for r in refs]
@@ -162,7 +163,9 @@ def _probe(model: nn.Module, settings: Settings, runs: Sequence[MethodRun], sour
     methods = {
         r.method: r.options for r in runs if r.attributions is None and METHODS[r.method].kind == "white-box"
     }
-    return probe(model, source.shape, methods, settings.protocol.batch_size, settings.seed)
+    return probe(
+        model, source.shape, methods, settings.protocol.batch_size, settings.seed, _scoring(model, settings)
+    )
 
 
 def _total_passes(counter: ForwardCounter, distributed: bool) -> tuple[int, dict[str, int]]:
@@ -221,3 +224,8 @@ def build_sweep(
         params=params,
         references=references,
     )
+
+
+def _scoring(model: nn.Module, settings: Settings) -> nn.Module:
+    """The module the metrics' forward passes go through (the model itself for fp32 on torch)."""
+    return scoring_model(model, settings.protocol.precision, settings.protocol.backend)

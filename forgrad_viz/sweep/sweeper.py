@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from forgrad_viz._utils import iter_chunks, model_device
-from forgrad_viz.attribution import explain
+from forgrad_viz.attribution import METHODS, explain
 from forgrad_viz.filters import frequency_mask, iter_forgrad
 from forgrad_viz.filters.padding import padded_cutoffs, padded_size
+from forgrad_viz.scoring import scoring_model
 from forgrad_viz.sweep.blocks import Block, Blocks
 from forgrad_viz.sweep.checkpoint import Checkpoint, fingerprint, unit_key
 from forgrad_viz.sweep.distributed import all_gather, rank_info
@@ -93,7 +95,7 @@ class Sweeper:
         else:
             with self.scorer.counter.stage("reference attributions" if run.reference else "attributions"):
                 attributions = explain(
-                    self.scorer.model,
+                    self._explainer(run.method),
                     block.images,
                     block.targets,
                     run.method,
@@ -105,6 +107,14 @@ class Sweeper:
         if run.keep_maps:
             run.maps[block.index] = maps.cpu()  # later rounds of a search; off the device
         return maps
+
+    def _explainer(self, method: str) -> nn.Module:
+        """The model a method's maps come from: black-box methods (forward passes only) run on the scoring
+        model (the protocol's precision and backend), gradient methods on the model itself, in fp32."""
+        if METHODS[method].kind != "black-box":
+            return self.scorer.model
+        protocol = self.scorer.protocol
+        return scoring_model(self.scorer.model, protocol.precision, protocol.backend)
 
     def _units(self, indices: list[int], with_unfiltered: bool) -> list[tuple[list[int], bool]]:
         """Chunks of cutoff indices scored together; the unfiltered map joins the first chunk."""
