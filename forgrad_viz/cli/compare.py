@@ -86,6 +86,9 @@ def add_parser(commands: Any) -> None:
         "--every", type=positive_int, default=1, help="use every K-th image (a spread subset; 1: all)"
     )
     compare.add_argument(
+        "--offset", type=nonnegative_int, default=0, help="with --every K: start at image J < K (0)"
+    )
+    compare.add_argument(
         "--method-option", action="append", default=[], metavar="METHOD.OPTION=VALUE",
         help="an option of a method, e.g. integrated_gradients.n_steps=16 or smoothgrad.n_samples=16",
     )  # fmt: skip
@@ -170,7 +173,9 @@ def _rows(args: argparse.Namespace) -> tuple[list[int], list[str], list[Path]]:
     files = image_files(args.images)[0][: args.max_images]
     if not files:
         raise CliError(f"no images in {args.images}")
-    wanted = list(range(0, len(files), args.every))
+    if args.offset >= args.every:
+        raise CliError(f"--offset must be smaller than --every ({args.every}); got {args.offset}")
+    wanted = list(range(args.offset, len(files), args.every))
     bad = unreadable_images([files[i] for i in wanted], first_only=not args.skip_bad_images)
     if bad and not args.skip_bad_images:
         path, reason = next(iter(bad.items()))
@@ -224,6 +229,7 @@ def _compare(args: argparse.Namespace, *, rank: int) -> int:
             "backend": backend,
             "seed": args.seed,
             "every": args.every,
+            "offset": args.offset,
             "images": images_fingerprint(
                 args.images, [dataset.files[i] for i in rows], [dataset.targets[i] for i in rows]
             ),
@@ -235,7 +241,7 @@ def _compare(args: argparse.Namespace, *, rank: int) -> int:
         loaded.append((name, model, dataset, cutoffs, record, signature))
     if rank == 0:
         print(
-            f"{len(rows)} images from {args.images} (every {args.every}); models {', '.join(names)}; methods "
+            f"{len(rows)} images from {args.images} (every {args.every}, offset {args.offset}); models {', '.join(names)}; methods "
             f"{', '.join(methods)}; references {', '.join(args.references) or 'none'}; metrics "
             f"{', '.join(args.metrics)}; precision {args.precision}, backend {backend}, device {device}",
             flush=True,
