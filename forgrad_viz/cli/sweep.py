@@ -28,12 +28,16 @@ from forgrad_viz.cli.outputs import DEFAULT_FOLDS, output_stem, sweep_table, wei
 from forgrad_viz.cli.overwrite import add_overwrite, images_fingerprint, refuse_overwrite
 
 _METRICS = ("deletion", "insertion", "mufidelity")
+#: The options that shrink a long sweep, named by the plan when its estimate is over 30 minutes.
+_SHRINK = "--n-cutoffs 12, --search refine, --steps 10 or --n-subsets 50"
 _DESCRIPTION = (
     "Score FORGrad maps at many cutoffs with Deletion, Insertion and MuFidelity on a folder of "
     "images (flat: the model's predicted class is explained; or one subfolder per class as in "
     "torchvision's ImageFolder: the class index is then the target, the folder's name if every class "
     "folder is named by an integer, else its rank in sorted order). Every image file is checked before the "
-    "work starts. Images are read lazily, one block at a time. Prints and writes, per method, the held-out "
+    "work starts. Before any forward pass, the plan: images x maps x forward passes for every method, an "
+    "estimate of the time from a probe of a few seconds, the memory budget; then one progress bar for all "
+    "the methods. Images are read lazily, one block at a time. Prints and writes, per method, the held-out "
     "gain of FORGrad over the unfiltered map first, then sigma* and the in-sample gain: MODEL_METHOD.json "
     "(CutoffSweep), .csv (summary), _curves.csv, .md and figures (the paired-gain curve first); outputs of "
     "other settings are not overwritten without --overwrite. Under torchrun (WORLD_SIZE > 1) the processes "
@@ -112,7 +116,9 @@ def add_parser(commands: Any) -> None:
     )
     add_formats(sweep, optional=True)
     sweep.add_argument("--seed", type=int, default=0, help="seed of stochastic methods and MuFidelity (0)")
-    sweep.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    sweep.add_argument(
+        "--no-progress", action="store_true", help="hide the progress bar (the plan is printed all the same)"
+    )
     sweep.set_defaults(func=run)
 
 
@@ -287,13 +293,14 @@ def _sweep(args: argparse.Namespace, *, rank: int, world_size: int, local_rank: 
     # one checkpoint name for every rank: the engine appends each rank's blocks to its own file beside it and
     # resumes from all of them, under any number of processes
     keys = {method: _checkpoint_key(signatures[method], args.block_size, skipped) for method in methods}
-    sweeps = [
-        _sweep_method(
-            args, method, model, loader, cutoffs, rows, progress=not args.no_progress and rank == 0,
-            checkpoint=None if checkpoints is None else checkpoints / f"{stems[method]}_{keys[method]}.json",
+    arguments = {
+        method: _sweep_arguments(
+            args, method, cutoffs, rows,
+            None if checkpoints is None else checkpoints / f"{stems[method]}_{keys[method]}.json",
         )
         for method in methods
-    ]  # fmt: skip
+    }  # fmt: skip
+    sweeps = _run_sweeps(args, model, loader, arguments, rank)
     if rank != 0:
         return 0
     written = []
@@ -309,34 +316,41 @@ def _sweep(args: argparse.Namespace, *, rank: int, world_size: int, local_rank: 
     return 0
 
 
-def _sweep_method(
-    args: argparse.Namespace,
-    method: str,
-    model: Any,
-    loader: Any,
-    cutoffs: Any,
-    image_ids: list[int],
-    *,
-    progress: bool,
-    checkpoint: Path | None,
-) -> Any:
-    from forgrad_viz.sweep import sweep_cutoffs
+def _sweep_arguments(
+    args: argparse.Namespace, method: str, cutoffs: Any, image_ids: list[int], checkpoint: Path | None
+) -> dict[str, Any]:
+    """The arguments of one method's :func:`~forgrad_viz.sweep.sweep_cutoffs` (and of its plan)."""
+    return {
+        "method": method,
+        "cutoffs": cutoffs,
+        "metrics": tuple(args.metrics),
+        "kind": args.kind,
+        "search": args.search,
+        "steps": args.steps,
+        "mufidelity": {"n_subsets": args.n_subsets, "seed": args.seed},
+        "batch_size": args.batch_size,
+        "block_size": args.block_size,
+        "checkpoint": checkpoint,
+        "seed": args.seed,
+        "model_name": args.model,
+        "image_ids": image_ids,
+    }
 
-    return sweep_cutoffs(
-        model,
-        loader,  # streamed block by block; its targets (-1: predicted class) come with the images
-        method=method,
-        cutoffs=cutoffs,
-        metrics=tuple(args.metrics),
-        kind=args.kind,
-        search=args.search,
-        steps=args.steps,
-        mufidelity={"n_subsets": args.n_subsets, "seed": args.seed},
-        batch_size=args.batch_size,
-        block_size=args.block_size,
-        progress=progress,
-        checkpoint=checkpoint,
-        seed=args.seed,
-        model_name=args.model,
-        image_ids=image_ids,
-    )
+
+def _run_sweeps(
+    args: argparse.Namespace, model: Any, loader: Any, arguments: dict[str, dict[str, Any]], rank: int
+) -> list[Any]:
+    """Every method's sweep of the images under one plan, printed first on rank 0, and one progress bar."""
+    from forgrad_viz.sweep import plan_sweep, sweep_cutoffs
+    from forgrad_viz.sweep.progress import start
+
+    bar: Any = False
+    if rank == 0:  # the plan of every method (the work of all ranks), then one bar for all of them
+        plans = [plan_sweep(model, loader, **kwargs) for kwargs in arguments.values()]
+        bar = start(plans, f"sweep {args.model}", enabled=not args.no_progress, shrink=_SHRINK)
+    try:
+        # streamed block by block; the loader's targets (-1: predicted class) come with the images
+        return [sweep_cutoffs(model, loader, progress=bar, **kwargs) for kwargs in arguments.values()]
+    finally:
+        if bar is not False:
+            bar.close()

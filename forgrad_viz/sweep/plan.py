@@ -47,6 +47,10 @@ if TYPE_CHECKING:
 
 #: An estimate above this many seconds comes with the options that shrink the work.
 LONG_SECONDS = 30 * 60
+#: The options that shrink a sweep, named in the plan when it is long.
+_SHRINK = (
+    "fewer cutoffs, search='refine', fewer steps or fewer MuFidelity subsets (mufidelity={'n_subsets': ...})"
+)
 #: States of the worst-case search explored by :func:`refine_bound` before it falls back to "every filter".
 _BOUND_STATES = 20_000
 
@@ -130,8 +134,9 @@ class Plan:
             notes=tuple(dict.fromkeys(self.notes + other.notes)),
         )
 
-    def describe(self) -> str:
-        """One short paragraph: the work, the estimate and the memory budget."""
+    def describe(self, shrink: str = _SHRINK) -> str:
+        """One short paragraph: the work, the estimate and the memory budget; past :data:`LONG_SECONDS`, the
+        options that ``shrink`` the work."""
         bound = "" if self.exact else "at most "
         stages = ", ".join(
             f"{stage} {n:,}" for stage, n in sorted(self.by_stage.items(), key=lambda s: -s[1])
@@ -154,10 +159,7 @@ class Plan:
         if self.notes:
             text += " " + " ".join(self.notes)
         if self.seconds is not None and self.seconds > LONG_SECONDS:
-            text += (
-                f" This is over {LONG_SECONDS // 60} minutes: fewer cutoffs, search='refine', fewer steps or "
-                "fewer MuFidelity subsets (mufidelity={'n_subsets': ...}) shrink it."
-            )
+            text += f" This is over {LONG_SECONDS // 60} minutes: {shrink} shrink it."
         return text
 
 

@@ -233,9 +233,9 @@ def feed(
         counter.listener = None
 
 
-def start(plans: Sequence[Plan], label: str) -> Progress:
-    """Print the plans, added up, as one paragraph on stderr (through tqdm, so that no bar is broken) and return
-    one bar for all of them."""
+def start(plans: Sequence[Plan], label: str, enabled: bool = True, **describe: str) -> Progress:
+    """Print the plans, added up, as one paragraph on stderr (through tqdm, so that no bar is broken; ``describe``
+    goes to :meth:`Plan.describe`) and return one bar for all of them (shown if ``enabled``)."""
     plan = replace(sum(plans[1:], plans[0]), label=label)
-    tqdm.write(plan.describe(), file=sys.stderr)
-    return Progress(plan)
+    tqdm.write(plan.describe(**describe), file=sys.stderr)
+    return Progress(plan, enabled=enabled)
