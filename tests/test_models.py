@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -264,3 +265,49 @@ def test_image_transform_without_resize():
     transform = ImageTransform(resize_size=None, crop_size=8)
     x = torch.rand(1, 3, 10, 12)
     torch.testing.assert_close(transform(x), x[:, :, 1:9, 2:10])
+
+
+# ------------------------------------------------------------------------------------------- weights provenance
+
+
+def test_demo_weights_are_recorded_as_package_version_path_inside_and_hash():
+    import hashlib
+    import importlib.metadata
+
+    source = models.weights_source(load_demo("maxpool_cnn"))
+    record = source.to_dict()
+    assert record["kind"] == "demo" and record["detail"] == "maxpool_cnn"
+    assert record["package"] == "forgrad-viz"
+    assert record["version"] == importlib.metadata.version("forgrad-viz")
+    assert (
+        record["path"] == "forgrad_viz/assets/maxpool_cnn.pt"
+    )  # inside the package, not this machine's path
+    file = models.ASSETS_DIR / "maxpool_cnn.pt"
+    assert source.locate() == file.resolve()
+    assert record["sha256"] == hashlib.sha256(file.read_bytes()).hexdigest()  # computed here independently
+    assert str(source) == (
+        f"demo, maxpool_cnn, forgrad-viz=={record['version']}, file forgrad_viz/assets/maxpool_cnn.pt, "
+        f"sha256 {record['sha256']}"
+    )
+
+
+def test_a_users_weights_file_is_recorded_as_the_path_given(resnet, tmp_path, monkeypatch):
+    import hashlib
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    torch.save(resnet.model.net.state_dict(), tmp_path / "runs" / "resnet18.pth")
+    loaded, _ = load_torchvision("resnet18", weights="runs/resnet18.pth")
+    record = models.weights_source(loaded).to_dict()
+    sha = hashlib.sha256((tmp_path / "runs" / "resnet18.pth").read_bytes()).hexdigest()
+    assert record == {"kind": "file", "detail": "", "path": "runs/resnet18.pth", "sha256": sha}
+    assert models.weights_source(loaded).locate() == Path("runs/resnet18.pth")  # relative: found from here
+
+
+def test_weights_source_from_package_refuses_a_file_outside_the_package(tmp_path):
+    outside = tmp_path / "w.pt"
+    outside.write_bytes(b"abc")
+    with pytest.raises(ValueError, match="not inside the package 'forgrad_viz'"):
+        models.WeightsSource.from_package("demo", outside, "forgrad-viz", "forgrad_viz")
+    with pytest.raises(ValueError, match="module must name an installed package"):
+        models.WeightsSource.from_package("demo", outside, "forgrad-viz", "no_such_module_here")

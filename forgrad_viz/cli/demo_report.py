@@ -39,12 +39,10 @@ def header(inputs: Any, cutoffs: np.ndarray, threads: int) -> str:
 
 
 def _weights_lines(sources: dict[str, dict[str, Any]]) -> list[str]:
-    lines = []
-    for name, source in sources.items():
-        parts = [source.get("kind"), source.get("detail"), source.get("path") and f"file {source['path']}"]
-        parts.append(source.get("sha256") and f"sha256 {source['sha256']}")
-        lines.append(f"weights of {name}: " + ", ".join(str(p) for p in parts if p))
-    return lines
+    """One line per model: where its weights came from (package, version, path inside it, SHA-256)."""
+    from forgrad_viz.models.provenance import describe
+
+    return [f"weights of {name}: {describe(source)}" for name, source in sources.items()]
 
 
 def report_markdown(comparison: Any) -> str:

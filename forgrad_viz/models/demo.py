@@ -16,7 +16,7 @@ from torch import nn
 
 from forgrad_viz._utils import check_choice
 from forgrad_viz.data import SHAPES
-from forgrad_viz.models.provenance import WeightsSource, file_sha256, set_weights_source
+from forgrad_viz.models.provenance import WeightsSource, set_weights_source
 
 #: Folder of the shipped demo weights (``<name>.pt``) and model cards (``<name>.json``, ``<name>.md``).
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
@@ -126,7 +126,9 @@ def load_demo(name: str, device: str | torch.device = "cpu") -> nn.Module:
     model = build_demo_model(name)
     path = _asset(name, ".pt")
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    set_weights_source(model, WeightsSource("demo", name, path=str(path), sha256=file_sha256(path)))
+    set_weights_source(
+        model, WeightsSource.from_package("demo", path, "forgrad-viz", "forgrad_viz", detail=name)
+    )
     return model.to(device).eval()
 
 

@@ -149,9 +149,14 @@ def load_pretrained(name: str = "efficientnet_lite0", device: str | torch.device
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
     model = nn.Sequential(collections.OrderedDict(normalize=Normalize(LITE_MEAN, LITE_STD), net=net))
     version = importlib.metadata.version(spec.weights_package)
-    set_weights_source(
-        model, WeightsSource("package", f"{spec.weights_package}=={version}", path=str(path), sha256=digest)
+    source = WeightsSource.from_package(
+        "package",
+        path,
+        spec.weights_package,
+        spec.weights_module,
+        detail=f"{spec.weights_package}=={version}",
     )
+    set_weights_source(model, source)
     transform = ImageTransform(spec.resize_size, spec.crop_size, InterpolationMode.BICUBIC)
     # channels-last weights: depthwise convolutions ran 1.95x faster so on a 2-core CPU (same logits to 7e-6)
     return LoadedModel(model.to(device, memory_format=torch.channels_last).eval(), transform)

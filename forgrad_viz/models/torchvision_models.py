@@ -265,7 +265,7 @@ def _weights_record(weights: Any, entry: Any, seed: int | None) -> WeightsSource
         return WeightsSource("random", "global RNG" if seed is None else f"seed {seed}")
     if isinstance(weights, Mapping):
         return WeightsSource("state dict", "given in memory")
-    path = os.path.abspath(os.fspath(weights))
+    path = os.fspath(weights)  # as the user gave it: no path of this machine in the record
     return WeightsSource("file", path=path, sha256=file_sha256(path))
 
 
