@@ -16,13 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from forgrad_viz._utils import (
-    cpu_batch_candidates,
-    default_batch_size,
-    forward_logits,
-    input_key,
-    model_device,
-)
+from forgrad_viz._utils import default_batch_size, forward_logits, model_device
 from forgrad_viz.attribution import explain
 
 #: Seconds the timed forward batch aims at (the batch shrinks to fit it on a slow model).
@@ -69,14 +63,9 @@ def _warm_time(work: Any, device: torch.device) -> float:
     return _timed(work, device) if first < _WARM_SECONDS else first
 
 
-def _batch(device: torch.device, shape: tuple[int, ...], batch_size: int | None, fits: int) -> int:
-    """The timed batch: the sweep's batch size (the largest CPU candidate by default), at most ``fits``."""
-    if batch_size is not None:
-        return max(1, min(batch_size, fits))
-    if device.type == "cpu":
-        sizes = cpu_batch_candidates(input_key(torch.empty(1, *shape)))
-        return max([size for size in sizes if size <= fits], default=1)
-    return max(1, min(default_batch_size(device), fits))
+def _batch(device: torch.device, batch_size: int | None, fits: int) -> int:
+    """The timed batch: the sweep's batch size (the device's default), at most ``fits``."""
+    return max(1, min(batch_size or default_batch_size(device), fits))
 
 
 def probe(
@@ -98,8 +87,8 @@ def probe(
     methods : dict
         White-box method name -> its :func:`~forgrad_viz.attribution.explain` options.
     batch_size : int, optional
-        Inputs per forward pass of the sweep; the timed batch is at most this (by default the largest CPU batch
-        the sweep may use, or the CUDA default), fewer when one batch would take over :data:`PROBE_SECONDS`.
+        Inputs per forward pass of the sweep; the timed batch is at most this (by default the device's default
+        batch size), fewer when one batch would take over :data:`PROBE_SECONDS`.
     seed : int
         Seed of stochastic methods.
     scoring : torch.nn.Module, optional
@@ -127,7 +116,7 @@ def probe(
         images = torch.rand(1, *shape, generator=generator).to(device)
         forward_logits(forward, images, 1)  # warm-up: allocation, thread pool
         one = max(_timed(lambda: forward_logits(forward, images, 1), device), 1e-6)
-        batch = _batch(device, shape, batch_size, int(PROBE_SECONDS / one))
+        batch = _batch(device, batch_size, int(PROBE_SECONDS / one))
         if batch > 1:
             images = torch.rand(batch, *shape, generator=generator).to(device)
             seconds = _timed(lambda: forward_logits(forward, images, batch), device)
