@@ -93,7 +93,9 @@ def figures(comparison, models: dict[str, torch.nn.Module], images: torch.Tensor
         yield (
             f"before_after_{name}",
             2,
-            lambda n=name, c=cutoffs: fv.plot.before_after(shown, maps[n], c, method_name=f"{method}, {n}"),
+            lambda n=name, c=cutoffs: fv.plot.before_after(
+                shown, maps[n], c, method_name=f"{method}, {n}", best_cutoff=sigma[n], chosen_by="insertion"
+            ),
         )
     rise = fv.explain(models[first], shown, method="rise", n_masks=settings["rise_masks"])
     yield (
