@@ -102,7 +102,7 @@ def write_report(out: Path, formats: tuple[str, ...] | None, folds: int) -> list
     Returns the paths written."""
     from forgrad_viz.cli.outputs import output_stem
     from forgrad_viz.results import ArchitectureComparison
-    from forgrad_viz.results.comparison_rows import rows_to_csv
+    from forgrad_viz.results.comparison_rows import ROW_FIELDS, cutoff_markdown, rows_to_csv
     from forgrad_viz.results.latex import latex_table
 
     sweeps = load_sweeps(out / "sweeps")
@@ -110,6 +110,8 @@ def write_report(out: Path, formats: tuple[str, ...] | None, folds: int) -> list
     for model, by_method in sweeps.items():
         for method, sweep in by_method.items():
             written += write_sweep(sweep, out / "sweeps", output_stem(model, method), formats, folds)
+    # as the sweep's summaries do: no more folds than images (every sweep of the folder is compared with as many)
+    folds = min(folds, *(s.n_images for d in sweeps.values() for s in d.values()))
     references = {
         model: next((s.references for s in by_method.values() if s.references), {})
         for model, by_method in sweeps.items()
@@ -125,9 +127,9 @@ def write_report(out: Path, formats: tuple[str, ...] | None, folds: int) -> list
         f"held-out gains from {folds} folds, scoring precision/backend {', '.join(precisions)} -->\n"
     )
     files = {
-        "comparison.md": header + comparison.to_markdown(),
-        "comparison.csv": comparison.to_csv(),
-        "comparison.json": json.dumps(comparison.to_dict()),
+        "comparison.md": header + cutoff_markdown(rows),
+        "comparison.csv": rows_to_csv(rows, (*ROW_FIELDS, "weights")),
+        "comparison.json": json.dumps({**comparison.to_dict(), "rows": rows, "folds": folds}),
         "comparison.tex": latex_table(
             rows,
             caption=f"FORGrad's held-out gain over the unfiltered map (sigma* chosen on {folds - 1} of {folds} "
@@ -147,4 +149,47 @@ def write_report(out: Path, formats: tuple[str, ...] | None, folds: int) -> list
         for metric in comparison.metrics:
             fig = comparison.plot(metric=metric, folds=folds)
             written += export(fig, out / "figures" / f"comparison_{metric}", formats)
+        for model, by_method in sweeps.items():
+            for metric in comparison.metrics:
+                points = cost_points(by_method, metric, folds)
+                if any(p["kind"] == "black-box" for p in points):
+                    fig = _cost_figure(points, by_method, metric, model)
+                    written += export(fig, out / "figures" / f"cost_{model}_{metric}", formats)
     return written
+
+
+def cost_points(by_method: dict[str, Any], metric: str, folds: int) -> list[dict[str, Any]]:
+    """Points of :func:`~forgrad_viz.plot.faithfulness_cost` for one model's sweeps that recorded
+    ``params["seconds_per_image"]``: each method's raw and FORGrad (held-out sigma*) scores, and each reference's,
+    with their 95% bootstrap intervals over images."""
+    from forgrad_viz.results import bootstrap_ci
+
+    points: list[dict[str, Any]] = []
+    references: dict[str, Any] = {}
+    for method, sweep in by_method.items():
+        seconds = sweep.params.get("seconds_per_image", {})
+        if method not in seconds or metric not in sweep.metrics:
+            continue
+        sign = 1.0 if sweep.higher_is_better[metric] else -1.0
+        held = sweep.held_out(metric, folds=folds)
+        forgrad = sweep.unfiltered[metric] + sign * held.per_image
+        for kind, values in (("raw", sweep.unfiltered[metric]), ("forgrad", forgrad)):
+            low, high = bootstrap_ci(values)
+            points.append({"label": method, "kind": kind, "seconds": seconds[method],
+                           "score": float(values.mean()), "low": low, "high": high})  # fmt: skip
+        for name, scores in sweep.references.items():
+            if name in seconds and metric in scores and name not in references:
+                references[name] = (seconds[name], scores[metric])
+    for name, (seconds, values) in references.items():
+        low, high = bootstrap_ci(values)
+        points.append({"label": name, "kind": "black-box", "seconds": seconds, "score": float(values.mean()),
+                       "low": low, "high": high})  # fmt: skip
+    return points
+
+
+def _cost_figure(points: list[dict[str, Any]], by_method: dict[str, Any], metric: str, model: str) -> Any:
+    from forgrad_viz.plot import faithfulness_cost
+
+    sweep = next(iter(by_method.values()))
+    title = f"{model}: {metric} against cost (N = {sweep.n_images} images)"
+    return faithfulness_cost(points, metric, sweep.higher_is_better[metric], title=title)

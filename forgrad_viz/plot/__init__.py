@@ -21,6 +21,8 @@ faithfulness
     :func:`faithfulness_curves`: Deletion/Insertion score versus fraction of pixels perturbed.
 comparison
     :func:`architecture_comparison`: sigma* and the gain at sigma* per architecture.
+cost
+    :func:`faithfulness_cost`: faithfulness against seconds per image of raw, FORGrad and black-box maps.
 _figure, _labels, _inputs
     Shared helpers: new figures and the caller's axes, log axes and legends; metric names (:data:`METRIC_LABELS`)
     and set colours; input checks.
@@ -31,6 +33,7 @@ from __future__ import annotations
 from forgrad_viz.plot._labels import METRIC_LABELS
 from forgrad_viz.plot.aliasing import aliasing
 from forgrad_viz.plot.comparison import architecture_comparison
+from forgrad_viz.plot.cost import faithfulness_cost
 from forgrad_viz.plot.cutoffs import cutoff_curves
 from forgrad_viz.plot.faithfulness import faithfulness_curves
 from forgrad_viz.plot.maps import before_after, color_limits, heatmap, is_constant, map_limits, raw_map
@@ -43,6 +46,7 @@ __all__ = [
     "before_after",
     "color_limits",
     "cutoff_curves",
+    "faithfulness_cost",
     "faithfulness_curves",
     "heatmap",
     "is_constant",
