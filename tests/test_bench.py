@@ -262,3 +262,89 @@ def test_bench_metrics_and_sweep_report_floor_ratios_of_the_rounds_they_timed():
     swept = sweep_bench.run(n_images=2, n_cutoffs=2, steps=2, n_subsets=4, peers=False, repeats=2)
     assert swept["efficiency"] == swept["seconds"]["floor"] / swept["seconds"]["sweep"] > 0
     assert swept["settings"]["repeats"] == 2 and swept["forward_passes"] > 0
+
+
+def test_bench_scoring_tables_on_a_demo_model_agree_with_an_independent_computation():
+    import numpy as np
+    import torch
+
+    from forgrad_viz import models
+    from forgrad_viz.benchmarks import scoring
+    from forgrad_viz.data import shapes_dataset
+    from forgrad_viz.scoring import scoring_model
+
+    before = _children()
+    result = scoring.run(
+        "maxpool_cnn", n_images=4, batch_sizes=(2,), repeats=1, load_images=2, load_steps=2, load_seconds=0.05
+    )
+    assert _children() == before  # the busy process of table 2 is gone
+    names = ["torch fp32", "torch fp32 channels-last", "torch bf16", "onnxruntime fp32"]
+    assert list(result["ms_per_image"]) == names and all(result["ms_per_image"][n][2] > 0 for n in names)
+    for name in names:
+        ratio = result["ms_per_image"][name][2] / result["ms_per_image"]["torch fp32"][2]
+        assert result["ratio_to_fp32"][name][2] == pytest.approx(ratio, rel=1e-12)
+    assert result["agreement"]["torch fp32"]["max_logit_diff"] == 0.0
+    # ONNX Runtime against fp32 on the same rows, computed here: batches of 2 over the 4 shapes images
+    model = models.load_demo("maxpool_cnn")
+    images = shapes_dataset(4, seed=0).images
+    runtime = scoring_model(model, backend="onnxruntime")
+    with torch.no_grad():
+        difference = max(float((runtime(x) - model(x)).abs().max()) for x in images.split(2))
+    agreement = result["agreement"]["onnxruntime fp32"]
+    assert agreement["max_logit_diff"] == pytest.approx(difference, abs=1e-6) and difference < 1e-4
+    assert agreement["rows"] == 4 and agreement["top1_agree"] == 4
+    assert result["agreement"]["torch bf16"]["max_logit_diff"] > 0  # bf16 changes the logits a little
+    if not result["settings"]["native_bf16"]:  # emulated bf16: one batch of the smallest size
+        assert result["agreement"]["torch bf16"]["rows"] == 2
+    composition = result["batch_composition"]["onnxruntime fp32"]
+    rows = images[np.arange(32) % 4]
+    by_size = {size: torch.cat([runtime(x) for x in rows.split(size)]) for size in (1, 8, 32)}
+    identical = all(torch.equal(by_size[1], out) for out in by_size.values())
+    largest = max(float((by_size[1] - out).abs().max()) for out in by_size.values())
+    assert composition["bit_identical"] is identical and composition["max_diff"] == largest
+    load = result["load"]["rows"]
+    assert set(load) == {"torch", "onnxruntime"} and result["load"]["passes_per_call"] == 2 * (2 + 1)
+    for row in load.values():
+        assert row["same_numbers"] is True and row["idle_passes_per_s"] > 0
+        assert row["loaded_over_idle"] == row["loaded_passes_per_s"] / row["idle_passes_per_s"]
+        assert all(idle >= 2 and loaded >= 2 for idle, loaded in row["calls"])
+    assert load["torch"]["idle_time_vs_torch"] == 1.0
+    report = scoring.format_report(result)
+    assert all(name in report for name in names) and "batch composition" in report and "loaded/idle" in report
+    with pytest.raises(ValueError, match="model"):
+        scoring.run("no_such_model")
+    with pytest.raises(ValueError, match="batch_sizes"):
+        scoring.run("maxpool_cnn", batch_sizes=(0,))
+
+
+def test_cli_bench_scoring_passes_its_options(monkeypatch, capsys, tmp_path):
+    seen = {}
+
+    def fake_run(model="m", images=None, n_images=1, repeats=1, compile=False, busy=1, device="cpu") -> dict:
+        seen.update(model=model, images=images, n_images=n_images, compile=compile, busy=busy)
+        return {"ok": True}
+
+    module = types.SimpleNamespace(run=fake_run, format_report=lambda r: "scoring report")
+    monkeypatch.setitem(sys.modules, "forgrad_viz.benchmarks.scoring", module)
+    argv = [
+        "bench",
+        "scoring",
+        "--model",
+        "maxpool_cnn",
+        "--images",
+        str(tmp_path),
+        "--compile",
+        "--load",
+        "2",
+    ]
+    assert cli.main([*argv, "--n-images", "3"]) == 0
+    assert seen == {
+        "model": "maxpool_cnn",
+        "images": str(tmp_path),
+        "n_images": 3,
+        "compile": True,
+        "busy": 2,
+    }
+    assert "scoring report" in capsys.readouterr().out
+    assert cli.main(["bench", "widget", "--compile"]) == 1
+    assert "does not take --compile" in capsys.readouterr().err

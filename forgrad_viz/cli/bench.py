@@ -9,7 +9,7 @@ from typing import Any
 
 from forgrad_viz.cli.options import CliError, positive_int
 
-_BENCHMARKS = ("filter", "metrics", "sweep", "widget", "policies")
+_BENCHMARKS = ("filter", "metrics", "sweep", "widget", "policies", "scoring")
 
 
 def add_parser(commands: Any) -> None:
@@ -28,14 +28,24 @@ def add_parser(commands: Any) -> None:
     )
     bench.add_argument(
         "--model",
-        help="sweep only: a demo model or a pretrained one (efficientnet_lite0: photographs at 224 x 224)",
+        help="sweep, scoring: a demo model or a pretrained one (efficientnet_lite0: photographs at 224 x 224)",
+    )
+    bench.add_argument(
+        "--images",
+        metavar="DIR",
+        help="scoring only: a folder of photographs (the first --n-images, through the model's transform)",
+    )
+    bench.add_argument(
+        "--compile",
+        action="store_true",
+        help="scoring only: also time torch.compile fp32 (compiling takes 30-60 s on a CPU)",
     )
     bench.add_argument(
         "--load",
         type=positive_int,
         metavar="K",
         help="also run the benchmark with K busy processes and print loaded/idle for every timing "
-        "(policies: the number of busy processes started before its loaded runs)",
+        "(policies: the number of busy processes started before its loaded runs; scoring: started mid-run)",
     )
     bench.add_argument("--json", metavar="OUT", help="also write the result as JSON to OUT")
     bench.set_defaults(func=run)
@@ -58,9 +68,14 @@ def run(args: argparse.Namespace) -> int:
         "repeats": args.repeats,
         "threads": args.threads,
         "model": args.model,
+        "images": args.images,
+        "compile": True if args.compile else None,
     }
     ignored = [k for k, v in requested.items() if v is not None and k not in accepted]
-    if args.model is not None and args.name != "sweep":  # the metrics benchmark takes a module, not a name
+    if args.model is not None and args.name not in (
+        "sweep",
+        "scoring",
+    ):  # the metrics benchmark takes a module, not a name
         ignored.append("model")
     if ignored:
         raise CliError(f"bench {args.name} does not take --{ignored[0].replace('_', '-')}")
