@@ -278,7 +278,8 @@ def test_bench_scoring_tables_on_a_demo_model_agree_with_an_independent_computat
         "maxpool_cnn", n_images=4, batch_sizes=(2,), repeats=1, load_images=2, load_steps=2, load_seconds=0.05
     )
     assert _children() == before  # the busy process of table 2 is gone
-    names = ["torch fp32", "torch fp32 channels-last", "torch bf16", "onnxruntime fp32"]
+    names = ["torch fp32", "torch fp32 channels-last", "torch bf16", "onnxruntime fp32"]  # an NCHW model
+    assert result["settings"]["memory_format"] == "NCHW"
     assert list(result["ms_per_image"]) == names and all(result["ms_per_image"][n][2] > 0 for n in names)
     for name in names:
         ratio = result["ms_per_image"][name][2] / result["ms_per_image"]["torch fp32"][2]

@@ -3,7 +3,8 @@
 ``run()`` measures, in one process, on one model and one set of images:
 
 1. **Speed and agreement.** The forward pass in ms per image at each batch size, for each contender: PyTorch fp32
-   (the model as is, and converted to channels-last), PyTorch bf16 autocast, ONNX Runtime fp32 (and fp16 autocast
+   (the model as loaded, and a copy in the other memory format: channels-last for an NCHW model, NCHW for a
+   channels-last one such as :func:`~forgrad_viz.models.load_pretrained`'s), PyTorch bf16 autocast, ONNX Runtime fp32 (and fp16 autocast
    on CUDA), plus ``torch.compile`` fp32 when asked (its compile time is reported apart). The contenders take
    turns, round after round, and each keeps its fastest round, so that a drift in the machine's speed (other
    processes) moves them alike; ratios are against PyTorch fp32 of the same run. Each contender's logits are
@@ -105,18 +106,32 @@ def _passes(forward: Callable, batches: list[torch.Tensor]) -> tuple[float, torc
     return time.perf_counter() - start, torch.cat(outputs).float().cpu()
 
 
+def _channels_last(model: nn.Module) -> bool:
+    """Whether the model's convolution weights are stored channels-last (a 1 x 1 kernel is both formats).
+
+    Examples
+    --------
+    >>> conv = nn.Conv2d(3, 4, 3)
+    >>> _channels_last(conv), _channels_last(conv.to(memory_format=torch.channels_last))
+    (False, True)
+    """
+    weights = [p for p in model.parameters() if p.dim() == 4]
+    return any(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous() for w in weights)
+
+
 def _contenders(
     model: nn.Module, device: torch.device, sizes: tuple[int, ...], rounds: int, bf16_rounds: int | None
 ) -> list[_Contender]:
     from forgrad_viz.scoring import scoring_model
     from forgrad_viz.scoring.autocast import native_cpu_bf16
 
-    channels_last = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    other_format = torch.contiguous_format if _channels_last(model) else torch.channels_last
+    other = copy.deepcopy(model).to(memory_format=other_format)
     contenders = [
         _Contender(BASELINE, model, sizes, rounds),
         _Contender(
-            "torch fp32 channels-last",
-            lambda x: channels_last(x.contiguous(memory_format=torch.channels_last)),
+            f"torch fp32 {'NCHW' if other_format is torch.contiguous_format else 'channels-last'}",
+            lambda x: other(x.contiguous(memory_format=other_format)),
             sizes,
             rounds,
         ),
@@ -357,6 +372,7 @@ def run(
         "repeats": repeats,
         "device": str(torch_device),
         "threads": torch.get_num_threads(),
+        "memory_format": "channels-last" if _channels_last(net) else "NCHW",
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
         "native_bf16": torch_device.type != "cpu" or native_cpu_bf16(),
         "cores": os.cpu_count(),
