@@ -460,3 +460,54 @@ def test_truncated_jpeg_fails_before_any_work_unless_skipped(capsys, tmp_path, t
     assert sweep.params["skipped_images"] == ["1/0_cut.jpg"]
     assert sweep.image_ids.tolist() == [0, 1, 2, 3, 5, 6]  # 1/0_cut.jpg, the fifth file, is left out
     assert "1/0_cut.jpg" in (out / "maxpool_cnn_saliency.md").read_text()
+
+
+def test_onnxruntime_backend_scores_within_1e_4_of_torch_and_is_recorded(capsys, tmp_path, six_images):
+    from conftest import require_modules
+
+    require_modules("onnxruntime", "onnx")
+    sweeps = {}
+    for backend in ("torch", "onnxruntime"):
+        out = tmp_path / backend
+        args = ("sweep", "--model", "maxpool_cnn", "--images", six_images, "--out", out, *TINY)
+        code, stdout, err = run_cli(capsys, *args, "--backend", backend)
+        assert code == 0, err
+        assert f"precision fp32, backend {backend}, device cpu" in stdout.splitlines()[0]
+        sweeps[backend] = CutoffSweep.load(out / "maxpool_cnn_saliency.json")
+        assert sweeps[backend].params["backend"] == backend
+        assert sweeps[backend].params["signature"]["backend"] == backend
+        assert sweeps[backend].params["signature"]["precision"] == "fp32"
+    for metric in ("deletion", "mufidelity"):
+        torch_scores, runtime = (sweeps[b] for b in ("torch", "onnxruntime"))
+        np.testing.assert_allclose(runtime.scores[metric], torch_scores.scores[metric], rtol=0, atol=1e-4)
+        np.testing.assert_allclose(
+            runtime.unfiltered[metric], torch_scores.unfiltered[metric], rtol=0, atol=1e-4
+        )
+    # the scoring options are settings: another backend into the same folder is refused
+    args = ("sweep", "--model", "maxpool_cnn", "--images", six_images, "--out", tmp_path / "torch", *TINY)
+    line = one_line_error(*run_cli(capsys, *args, "--backend", "onnxruntime")[::2])
+    assert "--overwrite" in line and "backend" in line
+    # a precision the device cannot run: one line before any work
+    line = one_line_error(*run_cli(capsys, *args, "--precision", "fp16")[::2])
+    assert "--precision fp16" in line
+
+
+def test_padding_reaches_sweep_cutoffs_and_the_signature(capsys, monkeypatch, tmp_path, six_images):
+    import forgrad_viz.sweep
+
+    seen = []
+    real = forgrad_viz.sweep.sweep_cutoffs
+    monkeypatch.setattr(
+        forgrad_viz.sweep, "sweep_cutoffs", lambda *a, **k: seen.append(k["padding"]) or real(*a, **k)
+    )
+    args = ("sweep", "--model", "maxpool_cnn", "--images", six_images, *TINY, "--backend", "torch")
+    for padding, expected in (("zero", "zero"), (None, None)):
+        out = tmp_path / str(padding)
+        code, stdout, err = run_cli(capsys, *args, "--out", out, *(("--padding", padding) if padding else ()))
+        assert code == 0, err
+        assert f"padding {padding or 'none'}" in stdout.splitlines()[0]
+        sweep = CutoffSweep.load(out / "maxpool_cnn_saliency.json")
+        assert sweep.params["padding"] == expected and sweep.params["signature"]["padding"] == expected
+    assert seen == ["zero", None]  # none (the default) is the paper's periodic filter, padding=None
+    line = one_line_error(*run_cli(capsys, *args, "--out", tmp_path / "zero")[::2])
+    assert "--overwrite" in line and "padding" in line

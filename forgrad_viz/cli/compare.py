@@ -15,6 +15,7 @@ from forgrad_viz.cli.options import (
     add_folds,
     add_formats,
     add_out,
+    add_padding,
     add_scoring_options,
     check_methods,
     figure_formats,
@@ -79,6 +80,7 @@ def add_parser(commands: Any) -> None:
         "--cutoff-unit", default="cycles", choices=("cycles", "nyquist"), help="unit of --cutoffs (cycles)"
     )
     compare.add_argument("--n-cutoffs", type=positive_int, default=24, help="size of the default grid (24)")
+    add_padding(compare)
     compare.add_argument("--steps", type=positive_int, default=20, help="Deletion/Insertion steps (20)")
     compare.add_argument("--n-subsets", type=positive_int, default=200, help="MuFidelity subsets (200)")
     compare.add_argument("--max-images", type=positive_int, help="use only the first N images")
@@ -183,6 +185,12 @@ def _rows(args: argparse.Namespace) -> tuple[list[int], list[str], list[Path]]:
             f"cannot read image {path}: {reason} (pass --skip-bad-images to skip unreadable images)"
         )
     rows = [i for i in wanted if files[i] not in bad]
+    if len(rows) < 2:
+        raise CliError(
+            "compare needs at least 2 images (a held-out gain scores sigma* on images that did not choose "
+            f"it); {len(rows)} of {len(files)} in {args.images} are used (--max-images, --every, --offset, "
+            "unreadable)"
+        )
     return rows, [p.relative_to(args.images).as_posix() for p in bad], files
 
 
@@ -228,6 +236,8 @@ def _compare(args: argparse.Namespace, *, rank: int) -> int:
             "precision": args.precision,
             "backend": backend,
             "seed": args.seed,
+            # the periodic filter (the default) is not written: results of runs before --padding still resume
+            **({} if args.padding == "none" else {"padding": args.padding}),
             "every": args.every,
             "offset": args.offset,
             "images": images_fingerprint(
@@ -243,7 +253,8 @@ def _compare(args: argparse.Namespace, *, rank: int) -> int:
         print(
             f"{len(rows)} images from {args.images} (every {args.every}, offset {args.offset}); models {', '.join(names)}; methods "
             f"{', '.join(methods)}; references {', '.join(args.references) or 'none'}; metrics "
-            f"{', '.join(args.metrics)}; precision {args.precision}, backend {backend}, device {device}",
+            f"{', '.join(args.metrics)}; padding {args.padding}; precision {args.precision}, backend {backend}, "
+            f"device {device}",
             flush=True,
         )
         if skipped:
@@ -259,6 +270,7 @@ def _compare(args: argparse.Namespace, *, rank: int) -> int:
             metrics=tuple(args.metrics),
             references=tuple(args.references),
             cutoffs=cutoffs,
+            padding=None if args.padding == "none" else args.padding,
             method_options=options,
             reference_options=reference_options,
             steps=args.steps,

@@ -156,6 +156,18 @@ def add_scoring_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_padding(parser: argparse.ArgumentParser) -> None:
+    """Add ``--padding``: how FORGrad's low-pass filter treats the borders of a map (``none``: the paper's periodic
+    filter; passed to the sweeps as ``padding=None``, ``"reflect"`` or ``"zero"``)."""
+    parser.add_argument(
+        "--padding",
+        default="none",
+        choices=("none", "reflect", "zero"),
+        help="borders of the maps before the low-pass filter: none (periodic, the paper's), reflect or zero "
+        "(half the map on each side, cropped back)",
+    )
+
+
 def resolve_backend(backend: str, precision: str, device: Any) -> str:
     """The backend ``--backend`` means here: ``auto`` is onnxruntime for fp32 on the CPU when it is installed,
     else torch; an explicit choice that cannot run gives a :class:`CliError`.

@@ -18,10 +18,13 @@ from forgrad_viz.cli.options import (
     add_folds,
     add_formats,
     add_out,
+    add_padding,
+    add_scoring_options,
     check_methods,
     figure_formats,
     nonnegative_int,
     positive_int,
+    resolve_backend,
     writable_folder,
 )
 from forgrad_viz.cli.outputs import DEFAULT_FOLDS, output_stem, sweep_table, weights_text, write_sweep
@@ -75,6 +78,7 @@ def add_parser(commands: Any) -> None:
         choices=("ideal", "gaussian", "butterworth"),
         help="low-pass filter (ideal, the paper's)",
     )
+    add_padding(sweep)
     sweep.add_argument(
         "--search",
         default="grid",
@@ -84,6 +88,7 @@ def add_parser(commands: Any) -> None:
     sweep.add_argument("--steps", type=positive_int, default=20, help="Deletion/Insertion steps (20)")
     sweep.add_argument("--n-subsets", type=positive_int, default=200, help="MuFidelity subsets (200)")
     sweep.add_argument("--max-images", type=positive_int, help="use only the first N images")
+    add_scoring_options(sweep)
     sweep.add_argument(
         "--device",
         default="cpu",
@@ -237,6 +242,9 @@ def _signature(
         "n_subsets": args.n_subsets if "mufidelity" in args.metrics else None,
         "seed": args.seed,
         "images": images,
+        "precision": args.precision,
+        "backend": args.backend,
+        "padding": None if args.padding == "none" else args.padding,
     }
 
 
@@ -257,6 +265,7 @@ def _sweep(args: argparse.Namespace, *, rank: int, world_size: int, local_rank: 
 
     dataset = ImageFolderDataset(args.images, max_images=args.max_images)
     device = _device(args.device, world_size, local_rank)
+    args.backend = resolve_backend(args.backend, args.precision, device)  # "auto" made concrete, as recorded
     model, dataset.transform, source = load_model(args, device)
     out = writable_folder(args.out) if rank == 0 else Path(args.out)
     weights = None if source is None else source.to_dict()
@@ -281,8 +290,8 @@ def _sweep(args: argparse.Namespace, *, rank: int, world_size: int, local_rank: 
         print(
             f"{len(rows)} images ({shard.start}..{shard.stop - 1} of {len(dataset)}) from {args.images}; model "
             f"{args.model} (weights: {weights_text(weights)}); methods "
-            f"{', '.join(methods)}, {len(cutoffs)} cutoffs, metrics {', '.join(args.metrics)}, device {device}"
-            f"{processes}",
+            f"{', '.join(methods)}, {len(cutoffs)} cutoffs, metrics {', '.join(args.metrics)}; padding "
+            f"{args.padding}; precision {args.precision}, backend {args.backend}, device {device}{processes}",
             flush=True,
         )
         if skipped:
@@ -326,8 +335,11 @@ def _sweep_arguments(
         "metrics": tuple(args.metrics),
         "kind": args.kind,
         "search": args.search,
+        "padding": None if args.padding == "none" else args.padding,
         "steps": args.steps,
         "mufidelity": {"n_subsets": args.n_subsets, "seed": args.seed},
+        "precision": args.precision,
+        "backend": args.backend,
         "batch_size": args.batch_size,
         "block_size": args.block_size,
         "checkpoint": checkpoint,
