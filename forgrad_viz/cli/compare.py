@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from forgrad_viz.cli.compare_costs import TIMED_IMAGES, seconds_per_image
 from forgrad_viz.cli.images import image_loader
 from forgrad_viz.cli.models import load_model
 from forgrad_viz.cli.options import (
@@ -286,6 +287,15 @@ def _compare(args: argparse.Namespace, *, rank: int) -> int:
         )
         if rank != 0:
             continue
+        timed = torch.stack([dataset[i][0] for i in rows[:TIMED_IMAGES]])
+        costs = seconds_per_image(
+            model,
+            timed,
+            [*methods, *args.references],
+            {**options, **reference_options},
+            args.precision,
+            backend,
+        )
         for method, sweep in comparison.sweeps[name].items():
             sweep.params.update(
                 model=name,
@@ -293,6 +303,7 @@ def _compare(args: argparse.Namespace, *, rank: int) -> int:
                 signature={**signature, "method": method},
                 skipped_images=skipped,
                 image_size=list(dataset[rows[0]][0].shape[-2:]),
+                seconds_per_image=costs,  # wall seconds of each method's map (and the references'), measured
             )
             sweep.save(sweeps_folder / f"{output_stem(name, method)}.json")
         print(f"model {name} done: {len(comparison.sweeps[name])} sweeps in {sweeps_folder}/", flush=True)
