@@ -23,3 +23,7 @@ step --models efficientnet_lite2 --methods saliency smoothgrad "${SG[@]}" --ever
 step --models efficientnet_lite0 --methods gradient_input integrated_gradients "${IG[@]}" --every 2 --out docs/study
 step --models efficientnet_lite1 efficientnet_lite2 --methods saliency smoothgrad "${SG[@]}" --every 4 \
      --references rise occlusion --rise-masks 1000 --out docs/study/references
+# 7. the same scoring by PyTorch fp32 on the 200 photographs of step 2: per-image AUC changes, sigma* and verdicts
+#    of ONNX Runtime against PyTorch fp32 (saliency, Lite0)
+step --models efficientnet_lite0 --methods saliency --every 4 --backend torch --out docs/study/backends/torch
+step --models efficientnet_lite0 --methods saliency --every 4 --out docs/study/backends/onnxruntime
