@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -27,24 +26,13 @@ _HOOK_DICTS = (
     "_load_state_dict_pre_hooks",
 )
 
-#: Default number of images per forward pass on the CPU (measured: small CNNs run fastest per image near 32-64
-#: on 2 cores because of cache effects; larger batches are slower).
+#: Most images per forward pass on the CPU (measured: small CNNs run fastest per image near 32-64 on 2 cores
+#: because of cache effects; larger batches are slower).
 CPU_BATCH_SIZE = 64
 #: Default number of images per forward pass on CUDA before any out-of-memory back-off.
 CUDA_BATCH_SIZE = 512
-#: Batch sizes tried on the CPU when ``batch_size=None`` (see :class:`BatchSizer`) for inputs of at most
-#: ``CPU_CHUNK_ELEMENTS / 256`` values (64 x 64 RGB); larger inputs try smaller sizes (:func:`cpu_batch_candidates`).
-CPU_BATCH_CANDIDATES = (16, 32, 64, 128, 256)
-#: The most input values in one CPU chunk while measuring: 256 images of 3 x 64 x 64. At 224 x 224 a chunk of 256
-#: images takes about a minute on 2 cores for EfficientNet-Lite0 (measured): larger inputs get smaller candidates.
-CPU_CHUNK_ELEMENTS = 256 * 3 * 64 * 64
-_CPU_BATCH_LADDER = (1, 2, 4, 8, *CPU_BATCH_CANDIDATES)
-#: Timed chunks of each size kept by the CPU measurement (see :class:`BatchSizer`); its fastest chunk counts.
-TUNING_ROUNDS = 3
-#: The CPU measurement's ascending sweep ends at a size this many times slower per input than a smaller one.
-TUNING_STOP = 1.3
-_TUNED_CPU_BATCH: weakref.WeakKeyDictionary[nn.Module, dict[tuple, int]] = weakref.WeakKeyDictionary()
-_TUNING: weakref.WeakKeyDictionary[nn.Module, dict[tuple, _Tuning]] = weakref.WeakKeyDictionary()
+#: The most input values in one automatic CPU batch (:func:`cpu_batch_size`): 16 images of 3 x 224 x 224.
+CPU_BATCH_ELEMENTS = 16 * 3 * 224 * 224
 
 
 def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
@@ -204,159 +192,78 @@ def run_batched(
 def forward_logits(model: nn.Module, images: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
     """Logits of ``model`` on ``images`` (N, K) under ``torch.inference_mode()``, in eval mode, batched.
 
-    ``batch_size=None`` uses the CPU batch size :class:`BatchSizer` measured for this model and input shape, if
-    any, else :func:`default_batch_size`.
+    ``batch_size=None`` uses :func:`cpu_batch_size` on the CPU, else :func:`default_batch_size`.
     """
     if batch_size is None and images.device.type == "cpu":
-        batch_size = _TUNED_CPU_BATCH.get(model, {}).get(input_key(images))
+        batch_size = cpu_batch_size(input_key(images))
     with preserved_model(model), torch.inference_mode():
         return run_batched(model, images, batch_size, images.device)
 
 
-def cpu_batch_candidates(key: tuple) -> tuple[int, ...]:
-    """The batch sizes the CPU measurement tries for inputs of ``key`` (see :func:`input_key`).
+def cpu_batch_size(key: tuple) -> int:
+    """The automatic CPU batch size for inputs of ``key`` (see :func:`input_key`): a fixed function of one input's
+    size, never of timings.
 
-    The largest five sizes of ``1, 2, 4, ..., 256`` whose chunk holds at most ``CPU_CHUNK_ELEMENTS`` input values
-    (at least size 1): ``CPU_BATCH_CANDIDATES`` up to 64 x 64 RGB, ``(1, 2, 4, 8, 16)`` at 224 x 224.
+    The largest power of two up to ``CPU_BATCH_SIZE`` whose batch holds at most ``CPU_BATCH_ELEMENTS`` input
+    values (at least 1). Fixed so that every row goes through the model in a batch of the same size in every run
+    and process: a row's outputs can depend on its batch's size (EfficientNet-Lite0's logits change in the last
+    bits between a batch of 1 or 3 and one of 4 or 16), and a size chosen by timing differs between runs.
 
     Examples
     --------
-    >>> cpu_batch_candidates(((3, 64, 64), torch.float32, 2))
-    (16, 32, 64, 128, 256)
-    >>> cpu_batch_candidates(((3, 224, 224), torch.float32, 2))
-    (1, 2, 4, 8, 16)
+    >>> cpu_batch_size(((3, 64, 64), torch.float32, 2)), cpu_batch_size(((3, 224, 224), torch.float32, 2))
+    (64, 16)
+    >>> cpu_batch_size(((3, 1024, 1024), torch.float32, 2))
+    1
     """
     per_input = max(1, math.prod(key[0]))
-    fitting = [size for size in _CPU_BATCH_LADDER if size * per_input <= CPU_CHUNK_ELEMENTS] or [1]
-    return tuple(fitting[-len(CPU_BATCH_CANDIDATES) :])
+    size = 1
+    while size * 2 <= CPU_BATCH_SIZE and size * 2 * per_input <= CPU_BATCH_ELEMENTS:
+        size *= 2
+    return size
 
 
 def input_key(images: torch.Tensor) -> tuple:
-    """What a tuned batch size depends on besides the model: one input's shape, the dtype, the CPU threads."""
+    """What an automatic batch size may depend on besides the model: one input's shape, the dtype, the CPU
+    threads."""
     return tuple(images.shape[1:]), images.dtype, torch.get_num_threads()
-
-
-class _Tuning:
-    """The CPU batch-size measurement of one model and input key, shared by every call until it is done.
-
-    Sizes are swept in ascending order, each with one untimed warm-up chunk then one timed chunk; a size more
-    than ``TUNING_STOP`` times slower per input than the fastest smaller size is timed once more (a burst of load
-    from other processes passes) and, if still slower, ends the sweep (per-input time on the CPU is U-shaped in
-    the batch size: cache effects beyond the best size). Then more timed rounds over the sizes kept, interleaved
-    so that load hits every size alike, until each has ``TUNING_ROUNDS`` timed chunks (at most
-    ``(TUNING_ROUNDS + 1) * sum(CPU_BATCH_CANDIDATES)`` inputs in all); each size keeps its fastest chunk.
-    """
-
-    def __init__(self, candidates: tuple[int, ...] = CPU_BATCH_CANDIDATES) -> None:
-        self.timings: dict[int, float] = {}
-        self.counts: dict[int, int] = {}
-        self.plan: list[tuple[int, bool]] = []  # (size, timed)
-        self.kept: list[int] = []
-        self.sweep = list(candidates)
-        self._extend_sweep()
-
-    def _extend_sweep(self) -> None:
-        size = self.sweep.pop(0)
-        self.plan += [(size, False), (size, True)]
-
-    def best(self) -> int | None:
-        return min(self.timings, key=self.timings.get) if self.timings else None
-
-    def record(self, size: int, timed: bool, seconds_per_input: float) -> None:
-        """Account for a planned chunk (the head of the plan) and plan what comes next."""
-        self.plan.pop(0)
-        if not timed:
-            return
-        previous = self.timings.get(size)
-        self.timings[size] = min(previous if previous is not None else math.inf, seconds_per_input)
-        self.counts[size] = self.counts.get(size, 0) + 1
-        if self.plan or size in self.kept:
-            return
-        smaller = [t for s, t in self.timings.items() if s < size]
-        if smaller and self.timings[size] > TUNING_STOP * min(smaller):
-            if previous is None:
-                self.plan.append((size, True))  # time it again before ending the sweep
-                return
-            self.sweep.clear()
-        else:
-            self.kept.append(size)
-        if self.sweep:
-            self._extend_sweep()
-        else:
-            rounds = range(1, TUNING_ROUNDS) if len(self.kept) > 1 else ()
-            self.plan = [(s, True) for r in rounds for s in self.kept if self.counts[s] <= r]
 
 
 class BatchSizer:
     """Chunk sizes for a stream of forward passes of ``model`` on inputs like ``images[0]``.
 
-    An explicit ``batch_size`` is used as given. ``None`` on CUDA starts at :func:`default_batch_size` and halves
-    on out-of-memory errors. ``None`` on the CPU measures on chunks of real work (see :class:`_Tuning`: an
-    ascending sweep over :func:`cpu_batch_candidates` that stops once sizes get slower, then ``TUNING_ROUNDS - 1``
-    interleaved timed rounds), each size keeping its fastest chunk (time per input). The measurement is shared by
-    every call on the same model, input shape and number of threads, and a planned chunk larger than the work
-    left in a call waits for a later call, so that small calls never run oversized chunks; meanwhile chunks use
-    the fastest size measured so far (the smallest candidate before any). Once done, the fastest size is used and
-    remembered (small CNNs can run twice as fast per input at 16 as at 64 on one free core, cache effects, while
-    larger batches amortise the synchronisation of several threads on a loaded machine).
+    An explicit ``batch_size`` is used as given. ``None`` on the CPU uses :func:`cpu_batch_size` (fixed by the
+    input's size: the same batches in every run and process, so the same bits). ``None`` on CUDA starts at
+    :func:`default_batch_size` and halves on out-of-memory errors.
 
     Examples
     --------
     >>> sizer = BatchSizer(torch.nn.Linear(2, 2), 8, torch.device("cpu"), ((2,), torch.float32))
     >>> sizer.next_size()
     8
+    >>> BatchSizer(torch.nn.Linear(2, 2), None, torch.device("cpu"), ((2,), torch.float32, 1)).next_size()
+    64
     """
 
     def __init__(self, model: nn.Module, batch_size: int | None, device: torch.device, key: tuple) -> None:
-        self.model, self.key, self.explicit = model, key, batch_size is not None
-        self.tuning: _Tuning | None = None
-        self._planned: tuple[int, bool] | None = None
+        self.explicit = batch_size is not None
         if batch_size is not None:
             self.size = batch_size
-        elif device.type == "cpu" and key not in _TUNED_CPU_BATCH.get(model, {}):
-            candidates = cpu_batch_candidates(key)
-            self.tuning = _TUNING.setdefault(model, {}).setdefault(key, _Tuning(candidates))
-            self.size = candidates[0]
         elif device.type == "cpu":
-            self.size = _TUNED_CPU_BATCH[model][key]
+            self.size = cpu_batch_size(key)
         else:
             self.size = default_batch_size(device)
 
-    @property
-    def timings(self) -> dict[int, float]:
-        """Fastest time per input of each size measured so far (empty when not measuring)."""
-        return self.tuning.timings if self.tuning is not None else {}
-
     def next_size(self, remaining: int | None = None) -> int:
-        """The size of the next chunk, given the number of inputs ``remaining`` in this call (if known)."""
-        self._planned = None
-        tuning = self.tuning
-        if tuning is not None and not tuning.plan:  # finished by another call
-            self.size, self.tuning = _TUNED_CPU_BATCH[self.model][self.key], None
-        elif tuning is not None:
-            size, timed = tuning.plan[0]
-            if remaining is None or size <= remaining:
-                self._planned = (size, timed)
-                return size
-            return tuning.best() or self.size
+        """The size of the next chunk (the same whatever the inputs ``remaining`` in the call)."""
         return self.size
 
     def record(self, n_inputs: int, seconds: float) -> None:
-        """Account for a successful chunk of ``n_inputs`` (only used while measuring)."""
-        tuning, planned, self._planned = self.tuning, self._planned, None
-        if tuning is None or planned is None or not tuning.plan or tuning.plan[0] != planned:
-            return
-        if n_inputs == planned[0]:
-            tuning.record(planned[0], planned[1], seconds / n_inputs)
-        if not tuning.plan:
-            self.size = tuning.best() or self.size
-            _TUNED_CPU_BATCH.setdefault(self.model, {})[self.key] = self.size
-            _TUNING[self.model].pop(self.key, None)
-            self.tuning = None
+        """Account for a successful chunk: nothing to do (sizes never depend on timings; kept for callers)."""
 
     def back_off(self, error: RuntimeError) -> bool:
         """Halve the size after a CUDA out-of-memory error in automatic mode; False means re-raise."""
-        if self.explicit or self.tuning is not None or not is_cuda_oom(error) or self.size == 1:
+        if self.explicit or not is_cuda_oom(error) or self.size == 1:
             return False
         torch.cuda.empty_cache()
         self.size = max(1, self.size // 2)

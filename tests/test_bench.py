@@ -167,30 +167,6 @@ def test_choose_wait_policy_only_on_a_busy_machine_before_torch_and_never_over_t
         assert environ == (before if expected is None else {**before, "OMP_WAIT_POLICY": "PASSIVE"})
 
 
-def test_cpu_batch_candidates_shrink_with_the_input_size():
-    import torch
-
-    from forgrad_viz import _utils
-
-    def key(size: int) -> tuple:
-        return ((3, size, size), torch.float32, 2)
-
-    assert _utils.cpu_batch_candidates(key(64)) == _utils.CPU_BATCH_CANDIDATES == (16, 32, 64, 128, 256)
-    assert _utils.cpu_batch_candidates(key(12)) == (16, 32, 64, 128, 256)
-    # 256 * 3 * 64 * 64 values per chunk: at most 20 images of 224 x 224, 4 of 512 x 512, 1 of 1024 x 1024
-    assert _utils.cpu_batch_candidates(key(224)) == (1, 2, 4, 8, 16)
-    assert _utils.cpu_batch_candidates(key(512)) == (1, 2, 4)
-    assert _utils.cpu_batch_candidates(key(1024)) == (1,)
-    assert _utils.cpu_batch_candidates(key(4096)) == (1,)
-    sizer = _utils.BatchSizer(torch.nn.Linear(1, 1), None, torch.device("cpu"), key(224))
-    planned = []
-    while sizer.tuning is not None:
-        size = sizer.next_size()
-        planned.append(size)
-        sizer.record(size, float(size))  # one second per input at every size: the sweep keeps going
-    assert max(planned) == 16 and planned[:2] == [1, 1]
-
-
 def test_busy_processes_stop_when_their_parent_is_killed_hard():
     # SIGKILL skips every ``finally``: the busy children must notice their parent is gone and stop by themselves
     parent = subprocess.Popen(

@@ -323,107 +323,71 @@ def test_chunked_runs_are_identical():
                 np.testing.assert_allclose(other.curves, results[0].curves, rtol=0, atol=1e-12)
 
 
-def test_cpu_batch_size_is_measured_and_remembered():
-    model = tiny_cnn()
-    images, maps = images_and_maps(n=2)
-    key = ((3, 12, 12), torch.float64, torch.get_num_threads())
-    assert model not in _utils._TUNED_CPU_BATCH
-    auto = fm.mufidelity(model, images, maps, grid_size=4, n_subsets=1600)  # 3200 jobs: enough to measure
-    assert _utils._TUNED_CPU_BATCH[model][key] in _utils.CPU_BATCH_CANDIDATES
-    explicit = fm.mufidelity(model, images, maps, grid_size=4, n_subsets=1600, batch_size=5)
-    np.testing.assert_allclose(auto.scores, explicit.scores, rtol=0, atol=1e-12)
+class BatchDependent(nn.Module):
+    """tiny_cnn whose logits move with the size of their batch, as EfficientNet-Lite0's do in the last bits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = tiny_cnn()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x) + 1e-3 * x.shape[0]
 
 
-def _drive(sizer, per_input, remaining=None):
-    """Run ``sizer`` until its measurement ends; ``per_input[size]`` lists the seconds per input of each chunk
-    of that size in turn (warm-up chunks included). Returns the sizes run."""
-    seen = []
-    while sizer.tuning is not None:
-        size = sizer.next_size(remaining)
-        seen.append(size)
-        sizer.record(size, per_input[size].pop(0) * size)
-    return seen
+def test_cpu_batch_size_is_fixed_by_the_input_size_never_by_timings(monkeypatch):
+    import time
 
+    from forgrad_viz._threads import in_thread_check
 
-def test_cpu_batch_sizer_skips_warm_up_and_keeps_each_sizes_fastest_round():
-    model = nn.Linear(1, 1)
-    key = ((3, 8, 8), torch.float32, 1)
-    sizer = _utils.BatchSizer(model, None, torch.device("cpu"), key)
-    assert _utils.CPU_BATCH_CANDIDATES == (16, 32, 64, 128, 256) and _utils.TUNING_ROUNDS == 3
-    # per size: warm-up chunk, timed chunk(s); the warm-up (first) would make 64 look fastest, a burst of load
-    # slows 32's first timed chunk (so it is timed again before the sweep may end), and 32's best is the fastest
-    per_input = {
-        16: [1.0, 1.0, 1.0, 1.0],
-        32: [2.0, 9.0, 0.45, 0.6],
-        64: [0.01, 0.5, 0.5, 0.5],
-        128: [1.0, 0.55, 0.55, 0.55],
-        256: [1.0, 0.58, 0.58, 0.58],
-    }
-    seen = _drive(sizer, per_input)
-    sweep = [16, 16, 32, 32, 32, 64, 64, 128, 128, 256, 256]
-    # then timed rounds, interleaved, until every size kept has TUNING_ROUNDS timed chunks
-    assert seen == [*sweep, 16, 64, 128, 256, 16, 32, 64, 128, 256]
-    assert sizer.next_size() == 32
-    assert sizer.timings == {}
-    assert _utils._TUNED_CPU_BATCH[model][key] == 32
-    assert _utils.BatchSizer(model, None, torch.device("cpu"), key).next_size() == 32  # remembered
-    other_threads = (key[0], key[1], 2)
-    assert (
-        _utils.BatchSizer(model, None, torch.device("cpu"), other_threads).tuning is not None
-    )  # measured again
-
-
-def test_cpu_batch_sizer_stops_the_sweep_once_sizes_get_slower():
-    model = nn.Linear(1, 1)
-    key = ((3, 8, 8), torch.float32, 1)
-    sizer = _utils.BatchSizer(model, None, torch.device("cpu"), key)
-    # 64 is slower than 32 by more than TUNING_STOP twice in a row: 128 and 256 are never run
-    per_input = {16: [1.0, 1.0, 0.9, 0.95], 32: [1.0, 0.8, 0.7, 0.75], 64: [1.0, 1.2, 1.1], 128: [], 256: []}
-    assert 1.1 > _utils.TUNING_STOP * 0.8
-    seen = _drive(sizer, per_input)
-    assert seen == [16, 16, 32, 32, 64, 64, 64, 16, 32, 16, 32]
-    assert _utils._TUNED_CPU_BATCH[model][key] == 32
-
-
-def test_cpu_batch_measurement_is_shared_across_calls_and_fits_each_calls_work():
-    model = nn.Linear(1, 1)
-    key = ((3, 8, 8), torch.float32, 1)
-    first = _utils.BatchSizer(model, None, torch.device("cpu"), key)
-    assert first.next_size(10) == _utils.CPU_BATCH_CANDIDATES[0]  # nothing planned fits 10 inputs
-    first.record(10, 1.0)  # an unplanned chunk measures nothing
-    assert first.tuning.plan[0] == (16, False)
-    for size, seconds in ((16, 16.0), (16, 8.0), (32, 32.0)):  # warm-up 16, timed 16 (0.5 s), warm-up 32
-        assert first.next_size(40) == size
-        first.record(size, seconds)
-    assert first.next_size(20) == 16  # 32 does not fit: the fastest size so far
-    second = _utils.BatchSizer(model, None, torch.device("cpu"), key)  # a later call goes on where it was
-    assert second.tuning is first.tuning and second.next_size(1000) == 32
-    per_input = {32: [0.1, 0.1, 0.1], 64: [1.0, 1.0, 1.0], 16: [0.5, 0.5]}
-    assert _drive(second, per_input, remaining=1000) == [32, 64, 64, 64, 16, 32, 16, 32]
-    assert _utils._TUNED_CPU_BATCH[model][key] == 32
-    assert first.next_size(1000) == 32  # the measurement finished by another call is used
-
-
-def test_small_calls_never_run_chunks_larger_than_the_smallest_candidate_before_measuring():
-    model = tiny_cnn()
+    model = BatchDependent()
+    images, maps = images_and_maps(n=4)
+    fixed = _utils.cpu_batch_size(_utils.input_key(images))
+    assert fixed == _utils.CPU_BATCH_SIZE == 64  # 12 x 12 inputs: the largest size
     sizes = []
-    model.register_forward_pre_hook(lambda _m, inputs: sizes.append(inputs[0].shape[0]))
-    images, maps = images_and_maps(n=3)
-    reference = fm.deletion(model, images, maps, steps=6, batch_size=1)
-    sizes.clear()
-    auto = fm.deletion(model, images, maps, steps=6)  # 3 + 3 + 15 forward passes: below every candidate
-    assert max(sizes) <= _utils.CPU_BATCH_CANDIDATES[0]
-    np.testing.assert_allclose(auto.curves, reference.curves, rtol=0, atol=1e-12)
+    model.register_forward_pre_hook(
+        lambda _m, inputs: None if in_thread_check() else sizes.append(inputs[0].shape[0])
+    )
+    clock = iter(range(10**6))
+    results = []
+    for scale in (1e-6, 1.0):  # chunks that look fast, then slow: nothing may follow the clock
+        monkeypatch.setattr(time, "perf_counter", lambda s=scale: s * next(clock) ** 2)
+        sizes.clear()
+        results.append(fm.deletion(model, images, maps, steps=40))  # 4 x 39 = 156 middle passes
+        assert sizes == [4, 4, 64, 64, 28]  # targets, baseline, then the curves in fixed chunks
+    monkeypatch.undo()
+    explicit = fm.deletion(model, images, maps, steps=40, batch_size=fixed)
+    for result in [*results[1:], explicit]:
+        np.testing.assert_array_equal(result.curves, results[0].curves)
+    other = fm.deletion(model, images, maps, steps=40, batch_size=16)  # another composition: other values
+    assert np.abs(other.curves - explicit.curves).max() > 0
 
 
-def test_forward_logits_uses_the_measured_cpu_batch_size():
+def test_cpu_batch_size_shrinks_with_the_input_size():
+    def key(size: int) -> tuple:
+        return ((3, size, size), torch.float32, 2)
+
+    # at most 16 x 3 x 224 x 224 input values per batch, at most 64 images, a power of two
+    assert [_utils.cpu_batch_size(key(s)) for s in (12, 64, 128, 224, 260, 512, 1024)] == [
+        64,
+        64,
+        32,
+        16,
+        8,
+        2,
+        1,
+    ]
+    sizer = _utils.BatchSizer(nn.Linear(1, 1), None, torch.device("cpu"), key(224))
+    assert [sizer.next_size(r) for r in (1000, 20, 3)] == [16, 16, 16]
+
+
+def test_forward_logits_uses_the_fixed_cpu_batch_size(monkeypatch):
     model = tiny_cnn()
     sizes = []
     handle = model.register_forward_pre_hook(lambda _m, inputs: sizes.append(inputs[0].shape[0]))
     images = torch.rand(40, 3, 12, 12, dtype=torch.float64)
     expected = model(images).detach()
     sizes.clear()
-    _utils._TUNED_CPU_BATCH[model] = {_utils.input_key(images): 16}
+    monkeypatch.setattr(_utils, "CPU_BATCH_ELEMENTS", 16 * 3 * 12 * 12)
     logits = _utils.forward_logits(model, images)
     handle.remove()
     assert sizes == [16, 16, 8]

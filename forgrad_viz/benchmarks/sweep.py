@@ -74,14 +74,14 @@ def _images(name: str, n_images: int, device: torch.device) -> torch.Tensor:
 def _best_batch_size(model: torch.nn.Module, images: torch.Tensor) -> int:
     """The fastest of a few batch sizes (input values per second) for forward passes of inputs like ``images``.
 
-    The sizes tried include every size the sweep may choose (:func:`~forgrad_viz._utils.cpu_batch_candidates`
-    of these inputs, the CUDA default) and the sizes around them; each size runs about as many input values as 512
-    images of 3 x 64 x 64 (at least two batches).
+    The sizes tried include the size the sweep uses on the CPU (:func:`~forgrad_viz._utils.cpu_batch_size` of
+    these inputs), the powers of two from a sixteenth of it to four times it, and the CUDA default; each size runs
+    about as many input values as 512 images of 3 x 64 x 64 (at least two batches).
     """
-    from forgrad_viz._utils import cpu_batch_candidates, default_batch_size, input_key
+    from forgrad_viz._utils import cpu_batch_size, default_batch_size, input_key
 
-    candidates = cpu_batch_candidates(input_key(images))
-    sizes = {*candidates, 2 * candidates[-1], default_batch_size(images.device)}
+    ours = cpu_batch_size(input_key(images))
+    sizes = {max(1, ours * 2**k // 16) for k in range(7)} | {default_batch_size(images.device)}
     per_input = images[0].numel()
     best_rate, best_size = 0.0, 1
     with torch.inference_mode():

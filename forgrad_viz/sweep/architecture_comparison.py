@@ -56,6 +56,7 @@ def compare_architectures(
     backend: str = "torch",
     block_size: int = DEFAULT_BLOCK_SIZE,
     chunk_size: int | None = None,
+    memory_budget: int | None = None,
     progress: bool = True,
     checkpoint: str | os.PathLike | None = None,
     seed: int = 0,
@@ -79,7 +80,7 @@ def compare_architectures(
     methods : sequence of str
         White-box methods to sweep.
     metrics, cutoffs, kind, search, order, padding, steps, deletion_baseline, insertion_baseline, score, mufidelity,
-    batch_size, precision, backend, block_size, chunk_size, progress, seed, image_ids, distributed
+    batch_size, precision, backend, block_size, chunk_size, memory_budget, progress, seed, image_ids, distributed
         As in :func:`sweep_cutoffs`; ``progress=True`` prints one plan for every model and shows one bar.
     references : sequence of str
         Black-box methods scored unfiltered (``("rise", "occlusion")`` by default; ``()`` for none).

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from forgrad_viz._memory import check_memory_budget
 from forgrad_viz._utils import check_choice, check_positive_int
 from forgrad_viz.attribution import METHODS
 from forgrad_viz.filters import KINDS, default_cutoffs, forgrad
@@ -39,6 +40,7 @@ _SHARED = (
     "backend",
     "block_size",
     "chunk_size",
+    "memory_budget",
     "seed",
 )
 
@@ -58,6 +60,7 @@ class Settings:
     seed: int
     image_size: tuple[int, int] | None = None  # the maps' (H, W)
     padding: str | None = None  # of the maps before the filter: None, "reflect" or "zero"
+    memory_budget: int | None = None  # bytes of working memory (None: the device's default)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly description (part of a checkpoint's signature)."""
@@ -91,6 +94,7 @@ def check_settings(
     block_size: int,
     chunk_size: int | None,
     seed: int,
+    memory_budget: int | None = None,
     **protocol: Any,
 ) -> Settings:
     """Validate the arguments shared by :func:`~forgrad_viz.sweep.sweep_cutoffs` and
@@ -111,7 +115,10 @@ def check_settings(
         warnings.simplefilter("ignore", UserWarning)
         forgrad(torch.zeros(1, 2, 2), float(grid[0]), kind=kind, order=order)  # validates kind/order
     protocol = check_protocol(**protocol)
-    return Settings(grid, kind, search, order, protocol, block_size, chunk_size, seed, (h, w), padding)
+    budget = check_memory_budget(memory_budget)
+    return Settings(
+        grid, kind, search, order, protocol, block_size, chunk_size, seed, (h, w), padding, budget
+    )
 
 
 def check_cutoffs(cutoffs: Any, height: int, width: int) -> np.ndarray:

@@ -59,6 +59,7 @@ def sweep_cutoffs(
     backend: str = "torch",
     block_size: int = DEFAULT_BLOCK_SIZE,
     chunk_size: int | None = None,
+    memory_budget: int | None = None,
     progress: bool | Progress = True,
     checkpoint: str | os.PathLike | None = None,
     seed: int = 0,
@@ -128,6 +129,12 @@ def sweep_cutoffs(
     chunk_size : int, optional
         Cutoffs filtered and scored together; ``None`` sizes the chunk to the memory budget (all the cutoffs at
         once when they fit, so the endpoints of the curves are computed once per image).
+    memory_budget : int, optional
+        Bytes of working memory the sweep may take on top of the model, the libraries and the caller's data: the
+        forward and attribution batch sizes and the chunk of cutoffs are derived from it and the model's measured
+        activation memory (:mod:`~forgrad_viz.sweep.memory`), whatever the number of cutoffs and images. ``None``:
+        1.25 GiB on the CPU (about 2 GB of resident memory in all for EfficientNet-Lite0 at 224 x 224); no budget
+        on CUDA (batch sizes halve on out-of-memory errors). An explicit ``batch_size`` or ``chunk_size`` wins.
     progress : bool or Progress
         ``True``: print the plan (images x maps x forward passes, estimated time, memory budget; see
         :func:`plan_sweep`) and show one bar (``tqdm.auto``) of the call's forward passes, exact total from the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from forgrad_viz.sweep.blocks import Blocks
 from forgrad_viz.sweep.checkpoint import Checkpoint
 from forgrad_viz.sweep.distributed import RankInfo, all_gather, block_share, rank_info
 from forgrad_viz.sweep.forward_counter import ForwardCounter
+from forgrad_viz.sweep.memory import plan_memory
 from forgrad_viz.sweep.plan import Plan, make_plan
 from forgrad_viz.sweep.probe import Probe, probe
 from forgrad_viz.sweep.progress import Progress, feed, start
@@ -144,13 +146,16 @@ def _sweeper(
     mine = (
         block_share(len(source.rows), info.rank, info.world_size) if info else list(range(len(source.rows)))
     )
+    memory = plan_memory(model, source.shape, max(r.stop - r.start for r in source.rows), settings)
+    protocol = replace(settings.protocol, batch_size=memory.forward_batch)  # targets, MuFidelity, curves
     return Sweeper(
-        Blocks(model, source, targets, settings.protocol, counter),
-        Scorer(model, settings.protocol, counter),
+        Blocks(model, source, targets, protocol, counter),
+        Scorer(model, protocol, counter),
         settings,
         Checkpoint(checkpoint, signature, rank=info.rank if info else None),
         mine,
         info is not None,
+        memory,
     )
 
 

@@ -34,7 +34,6 @@ from torch.utils.data import DataLoader, Subset, TensorDataset
 from forgrad_viz._utils import model_device
 from forgrad_viz.attribution import METHODS
 from forgrad_viz.metrics import DEFAULT_N_SUBSETS
-from forgrad_viz.sweep import sweeper as sweeper_module
 from forgrad_viz.sweep.checkpoint import unit_key
 from forgrad_viz.sweep.distributed import block_share
 from forgrad_viz.sweep.probe import Probe
@@ -79,8 +78,8 @@ class Plan:
     probe : Probe or None
         The measurement behind :attr:`seconds`.
     memory_budget : int or None
-        Bytes allowed for the filtered maps of one Deletion/Insertion call (``chunk_size=None``), or None when
-        ``chunk_size`` was given.
+        Bytes of working memory the sweep's batches and chunk of cutoffs are sized to
+        (:mod:`~forgrad_viz.sweep.memory`), or None without a budget (CUDA by default).
     chunk_size : int
         Cutoffs filtered and scored together.
     device : str
@@ -154,7 +153,7 @@ class Plan:
             )
             text += "".join(f", {m} {s:.2g} s/image" for m, s in self.probe.attribution.items()) + ")"
         if self.memory_budget is not None:
-            text += f"; memory budget {self.memory_budget / 2**20:,.0f} MiB for the filtered maps of a chunk"
+            text += f"; working-memory budget {self.memory_budget / 2**20:,.0f} MiB"
         text += f" ({self.chunk_size} cutoffs per chunk)."
         if self.notes:
             text += " " + " ".join(self.notes)
@@ -350,7 +349,6 @@ def make_plan(
         attributions = sum(n * probe.attribution[m] for m, n in work.explained.items())
         seconds = (total - work.whitebox_passes) / probe.rate + attributions
     device = model_device(sweeper.scorer.model)
-    kind = "cuda" if device.type == "cuda" else "cpu"
     return Plan(
         label=label,
         images=sweeper.blocks.source.n,
@@ -360,7 +358,7 @@ def make_plan(
         exact=settings.search != "refine" and (given is not None or targets is not None),
         seconds=seconds,
         probe=probe,
-        memory_budget=None if settings.chunk_size is not None else sweeper_module._CHUNK_BYTES[kind],
+        memory_budget=sweeper.memory.budget,
         chunk_size=min(sweeper.chunk_size, max(work.filters, 1)),
         device=str(device),
         processes=world_size,

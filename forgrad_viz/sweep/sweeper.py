@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from forgrad_viz._utils import iter_chunks, model_device
+from forgrad_viz._utils import iter_chunks
 from forgrad_viz.attribution import METHODS, explain
 from forgrad_viz.filters import frequency_mask, iter_forgrad
 from forgrad_viz.filters.padding import padded_cutoffs, padded_size
@@ -24,15 +24,11 @@ from forgrad_viz.scoring import scoring_model
 from forgrad_viz.sweep.blocks import Block, Blocks
 from forgrad_viz.sweep.checkpoint import Checkpoint, fingerprint, unit_key
 from forgrad_viz.sweep.distributed import all_gather, rank_info
+from forgrad_viz.sweep.memory import MemoryPlan
 from forgrad_viz.sweep.scoring import Scorer, unfiltered
 
 if TYPE_CHECKING:
     from forgrad_viz.sweep.arguments import Settings
-
-#: Memory budget (bytes) for the filtered maps of one Deletion/Insertion call when ``chunk_size=None``.
-_CHUNK_BYTES = {"cpu": 256 * 2**20, "cuda": 1024 * 2**20}
-#: Bytes per map pixel held while scoring (maps, per-pixel steps, argsort buffers).
-_BYTES_PER_PIXEL = 24
 
 
 @dataclass
@@ -64,6 +60,7 @@ class Sweeper:
         checkpoint: Checkpoint,
         mine: list[int],
         distributed: bool,
+        memory: MemoryPlan,
     ) -> None:
         self.blocks = blocks
         self.scorer = scorer
@@ -76,15 +73,10 @@ class Sweeper:
         self.mine = mine
         self.distributed = distributed
         _, h, w = blocks.source.shape
-        self.chunk_size = settings.chunk_size or self._auto_chunk(h * w)
+        self.memory = memory
+        self.chunk_size = memory.chunk_size
         self.representative = representatives(self.cutoffs, h, w, self.kind, self.order, self.padding)
         self.unique = sorted(set(self.representative))
-
-    def _auto_chunk(self, pixels: int) -> int:
-        device = model_device(self.scorer.model)
-        budget = _CHUNK_BYTES["cuda" if device.type == "cuda" else "cpu"]
-        largest = max(rows.stop - rows.start for rows in self.blocks.rows)
-        return max(1, budget // (_BYTES_PER_PIXEL * pixels * largest) - 1)
 
     def _maps(self, run: MethodRun, block: Block) -> torch.Tensor:
         """The block's unfiltered maps (n, H, W): given attributions or one :func:`explain` call."""
@@ -99,7 +91,7 @@ class Sweeper:
                     block.images,
                     block.targets,
                     run.method,
-                    batch_size=self.scorer.protocol.batch_size,
+                    batch_size=self.memory.explain_batch(METHODS[run.method].kind),
                     seed=self.seed,
                     **run.options,
                 )
