@@ -1,5 +1,6 @@
-"""A short measured probe of a model's speed, for a sweep's time estimate: one timed forward batch and one
-attribution call per white-box method, a few seconds at most, kept per model and input shape.
+"""A short measured probe of a model's speed, for a sweep's time estimate: one forward batch of the sweep's size
+and one attribution call on a few images per white-box method, each after a warm-up call (one-time costs: kernels
+for the shape, hooks, imports), a few seconds in all, kept per model and input shape.
 
 The probe runs on random inputs of the sweep's shape on the model's device (a network's cost does not depend on
 the pixel values); it is not counted in a sweep's ``forward_passes``.
@@ -7,6 +8,7 @@ the pixel values); it is not counted in a sweep's ``forward_passes``.
 
 from __future__ import annotations
 
+import math
 import time
 import weakref
 from collections.abc import Mapping
@@ -16,13 +18,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from forgrad_viz._utils import default_batch_size, forward_logits, model_device
+from forgrad_viz._utils import default_batch_size, model_device, preserved_model
 from forgrad_viz.attribution import explain
+from forgrad_viz.metrics._forward import _FreeCoreForward
 
-#: Seconds the timed forward batch aims at (the batch shrinks to fit it on a slow model).
-PROBE_SECONDS = 1.0
-#: A first call faster than this is repeated and the repeat timed (one-time costs: imports, hooks, allocation).
-_WARM_SECONDS = 0.5
+#: A warm-up forward call slower than this many seconds is timed itself (no second call): a very slow model.
+PROBE_SECONDS = 10.0
+#: Input values of the timed forward call at most (16 images of 3 x 224 x 224): the batch shrinks for larger ones.
+PROBE_VALUES = 16 * 3 * 224 * 224
+#: Images of the timed attribution call (after a warm-up call on one image).
+_EXPLAINED = 2
 
 _RATES: weakref.WeakKeyDictionary[nn.Module, dict[tuple, tuple[float, int]]] = weakref.WeakKeyDictionary()
 _EXPLAIN: weakref.WeakKeyDictionary[nn.Module, dict[tuple, float]] = weakref.WeakKeyDictionary()
@@ -39,7 +44,7 @@ class Probe:
     batch : int
         Inputs in the timed batch.
     attribution : Mapping[str, float]
-        Seconds per image of one :func:`~forgrad_viz.attribution.explain` call on one image, per white-box method.
+        Seconds per image of one :func:`~forgrad_viz.attribution.explain` call on a few images, per white-box method.
     """
 
     rate: float
@@ -57,14 +62,10 @@ def _timed(work: Any, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def _warm_time(work: Any, device: torch.device) -> float:
-    """The time of ``work``: a fast first call is repeated and the repeat timed."""
-    first = _timed(work, device)
-    return _timed(work, device) if first < _WARM_SECONDS else first
-
-
-def _batch(device: torch.device, batch_size: int | None, fits: int) -> int:
-    """The timed batch: the sweep's batch size (the device's default), at most ``fits``."""
+def _batch(device: torch.device, shape: tuple[int, ...], batch_size: int | None) -> int:
+    """Inputs of the timed forward call: the sweep's batch size, or the device's default, at most
+    :data:`PROBE_VALUES` input values."""
+    fits = max(1, PROBE_VALUES // max(1, math.prod(shape)))
     return max(1, min(batch_size or default_batch_size(device), fits))
 
 
@@ -87,8 +88,8 @@ def probe(
     methods : dict
         White-box method name -> its :func:`~forgrad_viz.attribution.explain` options.
     batch_size : int, optional
-        Inputs per forward pass of the sweep; the timed batch is at most this (by default the device's default
-        batch size), fewer when one batch would take over :data:`PROBE_SECONDS`.
+        Inputs per forward pass of the sweep (automatic by default, as in the sweep). The timed call holds this
+        many inputs (by default the device's default batch size), at most :data:`PROBE_VALUES` input values.
     seed : int
         Seed of stochastic methods.
     scoring : torch.nn.Module, optional
@@ -113,26 +114,26 @@ def probe(
     forward = model if scoring is None else scoring
     rates = _RATES.setdefault(forward, {})
     if key not in rates:
-        images = torch.rand(1, *shape, generator=generator).to(device)
-        forward_logits(forward, images, 1)  # warm-up: allocation, thread pool
-        one = max(_timed(lambda: forward_logits(forward, images, 1), device), 1e-6)
-        batch = _batch(device, batch_size, int(PROBE_SECONDS / one))
-        if batch > 1:
-            images = torch.rand(batch, *shape, generator=generator).to(device)
-            seconds = _timed(lambda: forward_logits(forward, images, batch), device)
-            rates[key] = (batch / max(seconds, 1e-6), batch)
-        else:
-            rates[key] = (1.0 / one, 1)
+        batch = _batch(device, shape, batch_size)
+        images = torch.rand(batch, *shape, generator=generator).to(device)
+        # as the metrics run their passes (on the cores other processes leave free); a warm-up call first
+        # (allocation, kernels for this shape, the thread check), timed itself when it is already slow
+        with preserved_model(forward), torch.inference_mode(), _FreeCoreForward(forward, device) as run:
+            warm = _timed(lambda: run(images), device)
+            seconds = warm if warm > PROBE_SECONDS else _timed(lambda: run(images), device)
+        rates[key] = (batch / max(seconds, 1e-6), batch)
     rate, batch = rates[key]
     explained = _EXPLAIN.setdefault(model, {})
-    image = torch.rand(1, *shape, generator=generator).to(device)
-    target = torch.zeros(1, dtype=torch.long, device=device)
+    few = torch.rand(min(batch, _EXPLAINED), *shape, generator=generator).to(device)
+    targets = torch.zeros(few.shape[0], dtype=torch.long, device=device)
     attribution = {}
     for method, options in methods.items():
         method_key = (key, method, repr(sorted(options.items())), seed)
         if method_key not in explained:
-            explained[method_key] = _warm_time(
-                lambda m=method, o=options: explain(model, image, target, m, seed=seed, **o), device
+            explain(model, few[:1], targets[:1], method, seed=seed, **options)  # warm-up: hooks, imports
+            seconds = _timed(
+                lambda m=method, o=options: explain(model, few, targets, m, seed=seed, **o), device
             )
+            explained[method_key] = seconds / few.shape[0]
         attribution[method] = explained[method_key]
     return Probe(rate, batch, attribution)
