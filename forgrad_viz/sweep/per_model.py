@@ -73,7 +73,7 @@ def sweep_model(
             refs,
             targets,
             _world(info),
-            _probe(model, settings, runs, source) if shown else None,
+            _probe(model, sweeper, settings, runs) if shown else None,
         )
         planned = plan.forward_passes
         if shown:
@@ -129,7 +129,7 @@ def plan_model(
     info = rank_info() if distributed else None
     sweeper = _sweeper(model, source, targets, settings, ForwardCounter(), checkpoint, signature, info)
     refs = [MethodRun(name, o, None, keep_maps=False, reference=True) for name, o in references.items()]
-    measured = _probe(model, settings, runs, source) if probe else None
+    measured = _probe(model, sweeper, settings, runs) if probe else None
     return make_plan(label, sweeper, settings, runs, refs, targets, _world(info), measured)
 
 
@@ -163,14 +163,14 @@ def _world(info: RankInfo | None) -> int:
     return 1 if info is None else info.world_size
 
 
-def _probe(model: nn.Module, settings: Settings, runs: Sequence[MethodRun], source: ImageSource) -> Probe:
-    """The model's speed and each white-box method's (attributions to compute) for the plan's estimate."""
+def _probe(model: nn.Module, sweeper: Sweeper, settings: Settings, runs: Sequence[MethodRun]) -> Probe:
+    """The model's speed at the sweep's forward batch and each white-box method's (attributions to compute), for
+    the plan's estimate."""
     methods = {
         r.method: r.options for r in runs if r.attributions is None and METHODS[r.method].kind == "white-box"
     }
-    return probe(
-        model, source.shape, methods, settings.protocol.batch_size, settings.seed, _scoring(model, settings)
-    )
+    shape, batch = sweeper.blocks.source.shape, sweeper.memory.forward_batch
+    return probe(model, shape, methods, batch, settings.seed, _scoring(model, settings))
 
 
 def _total_passes(counter: ForwardCounter, distributed: bool) -> tuple[int, dict[str, int]]:
