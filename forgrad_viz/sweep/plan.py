@@ -9,8 +9,8 @@ its distinct filters, the units already in the checkpoint, each rank's blocks), 
 - ``mufidelity``: ``n (n_subsets + 1)`` per block;
 - ``attributions`` / ``reference attributions``: ``n x`` the method's forward passes per image
   (:meth:`~forgrad_viz.attribution.MethodInfo.cost`) ``+ 1`` (:func:`~forgrad_viz.attribution.explain` checks
-  the targets) per call: one call per block and unit of work (once per block in a ``"refine"`` search, which
-  keeps the maps; none for given attributions);
+  the targets) per call: one call per block (its maps are kept across its chunks of cutoffs, and across rounds in
+  a ``"refine"`` search; none for given attributions);
 - ``curves``: ``2 n + k n (steps - 1)`` per Deletion/Insertion call of ``k`` maps on ``n`` images (one call per
   unit of work and metric).
 
@@ -306,7 +306,7 @@ def count_work(
                 for part, with_unfiltered in todo:
                     maps = len(part) + int(with_unfiltered)
                     work.passes["curves"] += curve_metrics * (2 * n + maps * n * (protocol.steps - 1))
-                attribute(run, n, min(len(todo), 1) if run.keep_maps else len(todo))
+                attribute(run, n, min(len(todo), 1))  # one explain call per block (maps kept across chunks)
             if not busy:
                 continue
             block_given = None if given is None else given[rows[index]]

@@ -43,6 +43,7 @@ class MethodRun:
     maps: dict[int, torch.Tensor] = field(default_factory=dict)
     scores: dict[int, dict[int, dict[str, np.ndarray]]] = field(default_factory=dict)  # block -> index -> m
     unfiltered: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
+    current: tuple[int, torch.Tensor] | None = None  # the maps of the block being scored (block index, maps)
 
 
 class Sweeper:
@@ -82,6 +83,8 @@ class Sweeper:
         """The block's unfiltered maps (n, H, W): given attributions or one :func:`explain` call."""
         if block.index in run.maps:
             return run.maps[block.index].to(block.images.device)
+        if run.current is not None and run.current[0] == block.index:  # another chunk of cutoffs, same block
+            return run.current[1]
         if run.attributions is not None:
             attributions = run.attributions[block.rows].to(block.images.device)
         else:
@@ -98,6 +101,7 @@ class Sweeper:
         maps = unfiltered(attributions)
         if run.keep_maps:
             run.maps[block.index] = maps.cpu()  # later rounds of a search; off the device
+        run.current = (block.index, maps)  # one explain call per block, whatever the chunks of cutoffs
         return maps
 
     def _explainer(self, method: str) -> nn.Module:
