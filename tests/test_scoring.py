@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import require_modules
 
 import forgrad_viz as fv
 from forgrad_viz.scoring import scoring_model
-from tests.conftest import require_modules
 
 
 @pytest.fixture(scope="module")
