@@ -3,24 +3,31 @@
 A sweep's peak memory is set by a few buffers whose sizes it chooses: the inputs of one forward pass (their
 activations), the inputs of one attribution pass (activations kept for the backward pass) and the filtered maps
 of one chunk of cutoffs. :func:`activation_bytes` measures what one input costs in a forward pass, once per
-model and input shape, by following every tensor the pass allocates (a ``TorchDispatchMode``: each output
-storage is counted from its creation until it is freed) and keeping the peak. The sizes are then derived from a
-budget (:mod:`forgrad_viz.sweep.memory`).
+model and input shape: it follows the outputs of every module (forward hooks) and, for a pass that keeps its
+activations for a backward pass, every tensor autograd saves (``saved_tensors_hooks``), each counted from its
+creation until its storage is freed, and keeps the peak. The sizes are then derived from a budget
+(:mod:`forgrad_viz.sweep.memory`). (A ``TorchDispatchMode`` would see every operation's output, but entering one
+imports ``torch._dynamo``: 3 s and 150 MB.)
 
-The measurement counts tensor storages only; libraries' scratch buffers (oneDNN, cuDNN) and the allocator's
-slack are not seen, hence the margin :data:`ACTIVATION_MARGIN` (measured on EfficientNet-Lite0 at 224 x 224:
-the process's resident memory grew by 1.06 times the measured bytes in an attribution pass of 32 images).
+The measurement counts the storages of module outputs and saved tensors only: intermediates inside a module's
+``forward``, libraries' scratch buffers (oneDNN's reorders, cuDNN's workspaces) and the allocator's slack are not
+seen, hence the margins :data:`FORWARD_MARGIN` and :data:`BACKWARD_MARGIN`. Measured as the growth of resident memory per input over the
+measured bytes: 1.6 to 1.7 for EfficientNet-Lite0's forward pass at 224 x 224 (batches of 4 and 16), 1.5 to 2
+for a small NCHW CNN's, 0.96 for Lite0's forward and backward pass (32 images).
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import math
+import platform
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 from forgrad_viz._utils import model_device, preserved_model
@@ -29,10 +36,46 @@ from forgrad_viz._utils import model_device, preserved_model
 #: libraries (about 0.7 GB for torch with EfficientNet-Lite0) and the caller's own data; about 2 GB of resident
 #: memory in all for a real model at 224 x 224.
 CPU_MEMORY_BUDGET = 1280 * 2**20
-#: Factor applied to measured activation bytes for what the measurement does not see (see the module notes).
-ACTIVATION_MARGIN = 1.25
+#: The smallest budget accepted: twice what the libraries and the allocator take on top of the buffers a plan
+#: sizes (:data:`RESERVED_BYTES`).
+MIN_MEMORY_BUDGET = 128 * 2**20
+#: Part of a budget left to the libraries' per-shape buffers (oneDNN's), the threads' allocator arenas and the
+#: allocator's slack: measured at 30 to 50 MiB over the planned buffers for a small CNN's sweep at 224 x 224.
+RESERVED_BYTES = 64 * 2**20
+#: Factor applied to the measured bytes of a forward pass for what the measurement does not see (module notes).
+FORWARD_MARGIN = 2.0
+#: The same for a forward pass whose activations are kept for the backward pass (they are nearly all seen).
+BACKWARD_MARGIN = 1.25
 
 _MEASURED: weakref.WeakKeyDictionary[nn.Module, dict[tuple, int]] = weakref.WeakKeyDictionary()
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None on other C libraries."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def release_free_memory() -> None:
+    """Give the allocator's free memory back to the system (glibc: ``malloc_trim(0)``; elsewhere nothing).
+
+    glibc keeps freed buffers of up to 32 MB in its heaps for reuse, so after the activations of one batch size
+    are freed, buffers of another size (a chunk's maps, another pass's activations) can add to them instead of
+    reusing them, and resident memory grows past what is alive. A sweep calls this between its phases (after an
+    attribution call, after each unit of work): a few milliseconds each.
+
+    Examples
+    --------
+    >>> release_free_memory()
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def check_memory_budget(value: Any, name: str = "memory_budget") -> int | None:
@@ -51,8 +94,8 @@ def check_memory_budget(value: Any, name: str = "memory_budget") -> int | None:
         raise TypeError(
             f"{name} must be a number of bytes (e.g. 2 * 2**30) or None; got {type(value).__name__}"
         )
-    if not math.isfinite(value) or value < 2**20:
-        raise ValueError(f"{name} must be at least 1 MiB (2**20 bytes); got {value!r}")
+    if not math.isfinite(value) or value < MIN_MEMORY_BUDGET:
+        raise ValueError(f"{name} must be at least 128 MiB (2**27 bytes); got {value!r}")
     return int(value)
 
 
@@ -62,49 +105,59 @@ def default_memory_budget(device: torch.device) -> int | None:
     return CPU_MEMORY_BUDGET if device.type == "cpu" else None
 
 
-class _PeakTensorBytes(TorchDispatchMode):
-    """Bytes of the tensor storages that operations create inside the block: live now and at most."""
+class _LiveBytes:
+    """Bytes of the tensor storages seen while they live (now, at most, and the largest one); storages that
+    existed before (``outside``: the input, the parameters) and views of storages seen are not counted again."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, outside: list[torch.Tensor]) -> None:
         self.live: dict[int, int] = {}
-        self.current = 0
-        self.peak = 0
+        self.outside = {tensor.untyped_storage().data_ptr() for tensor in outside}
+        self.current = self.peak = self.largest = 0
 
     def _freed(self, key: int) -> None:
         self.current -= self.live.pop(key, 0)
 
-    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-        out = func(*args, **(kwargs or {}))
-        for tensor in tree_leaves(out):
+    def see(self, value: Any) -> None:
+        for tensor in tree_leaves(value):
             if not isinstance(tensor, torch.Tensor):
                 continue
             storage = tensor.untyped_storage()
             key, size = storage.data_ptr(), storage.nbytes()
-            if size == 0 or key in self.live:
-                continue  # a view of a storage already counted
+            if size == 0 or key in self.live or key in self.outside:
+                continue
             self.live[key] = size
             self.current += size
             self.peak = max(self.peak, self.current)
+            self.largest = max(self.largest, size)
             weakref.finalize(storage, self._freed, key)
-        return out
 
 
-def _one_pass(model: nn.Module, sample: torch.Tensor, backward: bool) -> None:
-    if not backward:
-        with torch.inference_mode():
-            model(sample)
-        return
-    leaf = sample.detach().clone().requires_grad_(True)
-    output = model(leaf)
-    if output.requires_grad:
-        torch.autograd.grad(output.reshape(output.shape[0], -1)[:, 0].sum(), leaf)
+def _measure(model: nn.Module, sample: torch.Tensor, backward: bool) -> int:
+    """Peak bytes of one pass of ``sample`` (see :func:`activation_bytes`), without the margin."""
+    tracker = _LiveBytes([sample, *model.parameters(), *model.buffers()])
+    handles = [m.register_forward_hook(lambda _m, _i, out: tracker.see(out)) for m in model.modules()]
+    try:
+        if not backward:
+            with torch.inference_mode():
+                model(sample)
+            return tracker.peak
+        leaf = sample.detach().clone().requires_grad_(True)
+        tracker.outside.add(leaf.untyped_storage().data_ptr())
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: tracker.see(t) or t, lambda t: t):
+            output = model(leaf)
+        if not output.requires_grad:
+            return tracker.peak
+        # the backward pass holds what the forward pass saved, and a gradient or two of the largest activation
+        return max(tracker.peak, tracker.current + 2 * tracker.largest)
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def activation_bytes(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtype, backward: bool) -> int:
     """Peak bytes of the tensors one input of ``shape`` allocates in a forward pass of ``model`` (with
     ``backward``: a forward pass that keeps its activations and the gradient of the input's first output, as an
-    attribution pass does), times :data:`ACTIVATION_MARGIN`.
+    attribution pass does), times :data:`FORWARD_MARGIN` (:data:`BACKWARD_MARGIN`).
 
     Measured on one random input on the model's device (the model in eval mode, restored after), once per model,
     shape, dtype and mode; the memory of a batch of ``b`` inputs is at most ``b`` times this (the measured part
@@ -122,10 +175,8 @@ def activation_bytes(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtyp
     if key not in measured:
         generator = torch.Generator().manual_seed(0)
         sample = torch.rand(1, *shape, generator=generator).to(device=model_device(model), dtype=dtype)
-        tracker = _PeakTensorBytes()
-        with preserved_model(model), tracker:
-            _one_pass(model, sample, backward)
-        measured[key] = math.ceil(
-            ACTIVATION_MARGIN * max(tracker.peak, sample.numel() * sample.element_size())
-        )
+        with preserved_model(model):
+            peak = _measure(model, sample, backward)
+        margin = BACKWARD_MARGIN if backward else FORWARD_MARGIN
+        measured[key] = math.ceil(margin * max(peak, sample.numel() * sample.element_size()))
     return measured[key]

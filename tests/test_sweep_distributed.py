@@ -21,15 +21,32 @@ KWARGS = dict(
     block_size=8,
 )
 
-SCRIPT = """
+#: A model whose logits depend on the size of their batch, as EfficientNet-Lite0's do in the last bits (GEMM
+#: blocking): the ranks match the single process only if every input goes through the model in the same batches.
+BATCH_DEPENDENT = """
+import torch
+
+class BatchDependent(torch.nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x) + 1e-3 * x.shape[0]
+"""
+
+SCRIPT = (
+    BATCH_DEPENDENT
+    + """
 import json, os, sys
 from datetime import timedelta
 from torch.utils.data import DataLoader, TensorDataset
 import forgrad_viz as fv
 from forgrad_viz.sweep.distributed import distributed_session
 
-kwargs, out, fail = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+kwargs, out, fail, wrap = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4] == "batch_dependent"
 model = fv.models.load_demo("maxpool_cnn")
+model = BatchDependent(model) if wrap else model
 data = fv.data.shapes_dataset(48, seed=3)
 with distributed_session(timeout=timedelta(seconds=60)) as info:
     if info.rank == fail:
@@ -41,6 +58,7 @@ with distributed_session(timeout=timedelta(seconds=60)) as info:
         with open(out, "w") as file:
             json.dump(sweep.to_dict(), file)
 """
+)
 
 
 def free_port() -> int:
@@ -49,7 +67,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def torchrun(tmp_path: Path, fail: int) -> subprocess.CompletedProcess:
+def torchrun(tmp_path: Path, fail: int, model: str = "maxpool_cnn") -> subprocess.CompletedProcess:
     script = tmp_path / "run_sweep.py"
     script.write_text(SCRIPT)
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
@@ -61,7 +79,7 @@ def torchrun(tmp_path: Path, fail: int) -> subprocess.CompletedProcess:
         str(tmp_path / "out.json"),
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([*command, str(fail)], capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run([*command, str(fail), model], capture_output=True, text=True, timeout=120, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +100,24 @@ def test_torchrun_two_cpu_ranks_equal_one_process_exactly(tmp_path, model):
     gathered = json.loads((tmp_path / "out.json").read_text())
     single = fv.sweep_cutoffs(model, fv.data.shapes_dataset(48, seed=3).images, progress=False, **KWARGS)
     assert gathered == json.loads(json.dumps(single.to_dict()))  # forward passes summed over the ranks too
+
+
+def test_torchrun_is_exact_for_a_model_whose_logits_depend_on_the_batch(tmp_path, model):
+    import forgrad_viz as fv
+
+    namespace: dict = {}
+    exec(BATCH_DEPENDENT, namespace)
+    wrapped = namespace["BatchDependent"](model)
+    done = torchrun(tmp_path, fail=-1, model="batch_dependent")
+    assert done.returncode == 0, done.stderr[-3000:]
+    gathered = json.loads((tmp_path / "out.json").read_text())
+    single = fv.sweep_cutoffs(wrapped, fv.data.shapes_dataset(48, seed=3).images, progress=False, **KWARGS)
+    assert gathered == json.loads(json.dumps(single.to_dict()))
+    # the same sweep in other batches gives other scores: the equality above is not for want of sensitivity
+    other = fv.sweep_cutoffs(
+        wrapped, fv.data.shapes_dataset(48, seed=3).images, progress=False, batch_size=7, **KWARGS
+    )
+    assert other.scores["deletion"].tolist() != single.scores["deletion"].tolist()
 
 
 def test_a_failing_rank_fails_the_run_with_its_message(tmp_path, model):

@@ -1,22 +1,26 @@
 """A sweep's memory plan: the batch sizes and the chunk of cutoffs that keep its working memory within a budget.
 
-At any moment a sweep holds one block's images and maps (small) and does one of two things, each bounded here:
+A sweep holds one block's images and maps at a time (small) and does one of two things, each bounded here:
 
-- an attribution pass of ``explain_batch`` inputs: white-box methods keep every activation for the backward
-  pass (:func:`~forgrad_viz._memory.activation_bytes` with ``backward=True``, measured: about 84 MB per input
-  for EfficientNet-Lite0 at 224 x 224), black-box ones only a forward pass's;
+- an attribution pass of ``gradient_batch`` inputs: white-box methods keep every activation for the backward
+  pass (:func:`~forgrad_viz._memory.activation_bytes` with ``backward=True``: about 120 MB per input for
+  EfficientNet-Lite0 at 224 x 224, margin included); black-box methods (``black_box_batch``) a forward pass's;
 - the scoring of one unit: the filtered maps of ``chunk_size`` cutoffs (and the unfiltered map) of the block,
   ranked pixel by pixel (:data:`BYTES_PER_MAP_PIXEL`), while forward passes of ``forward_batch`` perturbed inputs
-  run (their activations, measured, plus the inputs being built: :data:`BUILD_BYTES_PER_PIXEL`).
+  run (their activations, measured, and the inputs being built: :data:`BUILD_BYTES_PER_PIXEL`).
 
-The forward passes take at most half the budget and the maps the rest, so the chunk of cutoffs shrinks as the
-images grow and the number of cutoffs never raises the peak. Nothing held grows with the number of images: the
-blocks are read one at a time and the scores are a few numbers per image.
+Of the budget, :data:`~forgrad_viz._memory.RESERVED_BYTES` are left to the libraries and the allocator; the
+activations (of attribution or scoring passes) get half the rest and a unit's maps the other half: freed
+activations can stay mapped for reuse (glibc keeps buffers of a few MB in its heaps; the sweep hands them back
+between phases, :func:`~forgrad_viz._memory.release_free_memory`), so the peak is bounded by the largest
+activations plus the largest maps, not only by the larger of the two. The
+chunk of cutoffs shrinks as the images grow, so the number of cutoffs never raises the peak, and nothing held
+grows with the number of images: blocks are read one at a time, and the scores are a few numbers per image.
 
-On the CPU the forward batch is a fixed function of the input size and the budget (:func:`cpu_batch_size`), never
-of timings, so that each perturbed input goes through the model in the same batch composition in every run and on
-every rank (a row's logits depend on its batch's size: EfficientNet-Lite0 and the demo CNNs give other bits for a
-row in a batch of 1 or 3 than of 4 or 16).
+On the CPU the forward batch is a fixed function of the input size and the budget
+(:func:`~forgrad_viz._utils.cpu_batch_size`), never of timings, so that each perturbed input goes through the
+model in the same batch composition in every run and on every rank (a row's logits depend on its batch's size:
+EfficientNet-Lite0 and the demo CNNs give other bits for a row in a batch of 1 or 3 than of 4 or 16).
 """
 
 from __future__ import annotations
@@ -27,18 +31,19 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from forgrad_viz._memory import activation_bytes, default_memory_budget
+from forgrad_viz._memory import RESERVED_BYTES, activation_bytes, default_memory_budget
 from forgrad_viz._utils import cpu_batch_size, default_batch_size, input_key, model_device
 
 if TYPE_CHECKING:
     from forgrad_viz.sweep.arguments import Settings
 
-#: Bytes per pixel of a scored map, held while a chunk is ranked and scored (measured on the CPU: the chunk's
-#: filtered maps and their stack, 8; the ranking's argsort, ranks and steps, 28; the steps kept, 4).
+#: Bytes per pixel of a scored map while its chunk is ranked and scored, measured as resident memory on the CPU:
+#: 29 inside :func:`~forgrad_viz.metrics.perturbation_curves` (the argsort, ranks and steps), 8 for the chunk's
+#: filtered maps and their stack, and a margin.
 BYTES_PER_MAP_PIXEL = 40
-#: The same with ``padding``: the filter works on maps twice as tall and wide (its inverse FFT of a chunk,
-#: measured at 16 bytes per padded pixel, comes before the ranking and is freed by then).
-BYTES_PER_MAP_PIXEL_PADDED = 64
+#: The same with ``padding``: the filter of a padded chunk peaks at 24 bytes per map pixel (measured) before the
+#: ranking and leaves about 4 more.
+BYTES_PER_MAP_PIXEL_PADDED = 48
 #: Bytes per image pixel of one perturbed input while it is built (index, mask, image, fill and result).
 BUILD_BYTES_PER_PIXEL = 48
 #: Cutoffs per chunk without a budget (CUDA by default): the filtered maps of a chunk stay within this.
@@ -114,16 +119,16 @@ def plan_memory(
     if budget is None:
         chunk = settings.chunk_size or max(1, UNBUDGETED_CHUNK_BYTES // per_cutoff - 1)
         return MemoryPlan(None, given, given, given, chunk)
+    usable = max(0, budget - RESERVED_BYTES)
+    activations, maps = usable // 2, usable - usable // 2
     forward = activation_bytes(model, shape, torch.float32, backward=False)
     forward += BUILD_BYTES_PER_PIXEL * height * width
-    largest = cpu_batch_size(input_key(torch.empty(1, *shape))) if device.type == "cpu" else None
-    largest = largest or default_batch_size(device)
-    forward_batch = given or _fits(budget // 2, forward, largest)
-    maps = max(0, budget - forward_batch * forward)
-    chunk = settings.chunk_size or max(1, maps // per_cutoff - 1)
-    black_box = given or _fits(budget, forward, default_batch_size(device))
     backward = activation_bytes(model, shape, torch.float32, backward=True)
-    gradient = given or _fits(budget, backward, default_batch_size(device))
+    largest = cpu_batch_size(input_key(torch.empty(1, *shape))) if device.type == "cpu" else None
+    forward_batch = given or _fits(activations, forward, largest or default_batch_size(device))
+    black_box = given or _fits(activations, forward, default_batch_size(device))
+    gradient = given or _fits(activations, backward, default_batch_size(device))
+    chunk = settings.chunk_size or max(1, maps // per_cutoff - 1)
     return MemoryPlan(budget, forward_batch, gradient, black_box, chunk)
 
 

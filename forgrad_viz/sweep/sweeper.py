@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from forgrad_viz._memory import release_free_memory
 from forgrad_viz._utils import iter_chunks
 from forgrad_viz.attribution import METHODS, explain
 from forgrad_viz.filters import frequency_mask, iter_forgrad
@@ -99,6 +100,8 @@ class Sweeper:
                     **run.options,
                 )
         maps = unfiltered(attributions)
+        del attributions
+        release_free_memory()  # the attribution passes' activations, before a unit's maps
         if run.keep_maps:
             run.maps[block.index] = maps.cpu()  # later rounds of a search; off the device
         run.current = (block.index, maps)  # one explain call per block, whatever the chunks of cutoffs
@@ -136,6 +139,7 @@ class Sweeper:
                     if scores is None:
                         self.blocks.complete(block)
                         scores = self._score_unit(run, block, part, with_unfiltered)
+                        release_free_memory()  # the unit's maps and activations
                         self.checkpoint.put(key, images, scores)
                     self._store(run, block.index, part, with_unfiltered, scores)
                     done.append((t, block.index, part, with_unfiltered, scores))
