@@ -291,20 +291,7 @@ def deletion(
     >>> result.curves.shape
     (4, 9)
     """
-    return _curve_metric(
-        "deletion",
-        model,
-        images,
-        maps,
-        targets,
-        steps,
-        baseline,
-        score,
-        batch_size,
-        progress,
-        precision,
-        backend,
-    )
+    return _curve_metric("deletion", **locals())  # every argument, under the same names
 
 
 def insertion(
@@ -348,17 +335,4 @@ def insertion(
     >>> insertion(pooled, images, maps, steps=4).curves.shape
     (2, 5)
     """
-    return _curve_metric(
-        "insertion",
-        model,
-        images,
-        maps,
-        targets,
-        steps,
-        baseline,
-        score,
-        batch_size,
-        progress,
-        precision,
-        backend,
-    )
+    return _curve_metric("insertion", **locals())  # every argument, under the same names
