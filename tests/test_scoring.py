@@ -48,6 +48,8 @@ def test_scores_match_fp32_and_repeat_exactly(demo, options, tolerance) -> None:
     if options.get("backend") == "onnxruntime":
         require_modules("onnxruntime", "onnx")
     model, images, maps = demo
+    if options.get("precision") == "bf16":  # emulated on CPUs without native bf16: about 0.3 s per pass here
+        images, maps = images[:2], maps[:2]
     reference = _scores(model, images, maps)
     first = _scores(model, images, maps, **options)
     second = _scores(model, images, maps, **options)
