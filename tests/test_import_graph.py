@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_cpu_load", "_utils", "palette", "image_files"),  # helpers that import nothing of the package
     ("image_folder",),  # the image files as a torch Dataset (image_files)
     ("_wait_policy", "_threads"),  # thread counts and wait policy from the machine's load (_cpu_load)
-    ("scoring",),  # the model the metrics' forward passes go through: precision, backend (_utils, _threads)
+    ("scoring", "_memory"),  # the scoring model (precision, backend); activation memory of a model (_utils)
     ("filters",),  # masks, lowpass, forgrad, cutoff units
     ("spectra",),  # radial power spectra (filters' radius grid)
     ("attribution", "data"),  # explain() and its methods; sample images and the shapes set
