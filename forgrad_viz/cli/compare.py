@@ -15,11 +15,13 @@ from forgrad_viz.cli.options import (
     CliError,
     add_folds,
     add_formats,
+    add_memory_budget,
     add_out,
     add_padding,
     add_scoring_options,
     check_methods,
     figure_formats,
+    memory_budget,
     nonnegative_int,
     positive_int,
     resolve_backend,
@@ -82,6 +84,7 @@ def add_parser(commands: Any) -> None:
     )
     compare.add_argument("--n-cutoffs", type=positive_int, default=24, help="size of the default grid (24)")
     add_padding(compare)
+    add_memory_budget(compare)
     compare.add_argument("--steps", type=positive_int, default=20, help="Deletion/Insertion steps (20)")
     compare.add_argument("--n-subsets", type=positive_int, default=200, help="MuFidelity subsets (200)")
     compare.add_argument("--max-images", type=positive_int, help="use only the first N images")
@@ -272,6 +275,7 @@ def _compare(args: argparse.Namespace, *, rank: int) -> int:
             references=tuple(args.references),
             cutoffs=cutoffs,
             padding=None if args.padding == "none" else args.padding,
+            memory_budget=memory_budget(args),
             method_options=options,
             reference_options=reference_options,
             steps=args.steps,

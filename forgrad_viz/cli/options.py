@@ -168,6 +168,29 @@ def add_padding(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_memory_budget(parser: argparse.ArgumentParser) -> None:
+    """Add ``--memory-budget MIB``: the sweep's working memory, from which its batch sizes and chunk of cutoffs
+    follow (passed as ``memory_budget`` in bytes; default: the engine's, 1.25 GiB on the CPU)."""
+    parser.add_argument(
+        "--memory-budget",
+        type=positive_int,
+        metavar="MIB",
+        help="working memory of the sweep in MiB, beyond the model and the libraries: batch sizes and the chunk "
+        "of cutoffs follow from it (default: 1280 on the CPU, about 2 GB resident for a 224-px EfficientNet)",
+    )
+
+
+def memory_budget(args: argparse.Namespace) -> int | None:
+    """``--memory-budget`` in bytes (None: the engine's default).
+
+    Examples
+    --------
+    >>> memory_budget(argparse.Namespace(memory_budget=512))
+    536870912
+    """
+    return None if args.memory_budget is None else args.memory_budget * 2**20
+
+
 def resolve_backend(backend: str, precision: str, device: Any) -> str:
     """The backend ``--backend`` means here: ``auto`` is onnxruntime for fp32 on the CPU when it is installed,
     else torch; an explicit choice that cannot run gives a :class:`CliError`.

@@ -17,11 +17,13 @@ from forgrad_viz.cli.options import (
     CliError,
     add_folds,
     add_formats,
+    add_memory_budget,
     add_out,
     add_padding,
     add_scoring_options,
     check_methods,
     figure_formats,
+    memory_budget,
     nonnegative_int,
     positive_int,
     resolve_backend,
@@ -79,6 +81,7 @@ def add_parser(commands: Any) -> None:
         help="low-pass filter (ideal, the paper's)",
     )
     add_padding(sweep)
+    add_memory_budget(sweep)
     sweep.add_argument(
         "--search",
         default="grid",
@@ -341,6 +344,7 @@ def _sweep_arguments(
         "precision": args.precision,
         "backend": args.backend,
         "batch_size": args.batch_size,
+        "memory_budget": memory_budget(args),
         "block_size": args.block_size,
         "checkpoint": checkpoint,
         "seed": args.seed,
