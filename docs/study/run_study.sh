@@ -12,9 +12,13 @@ COMMON=(--images "$IMAGES" --cutoff-unit nyquist --cutoffs 0.00893,0.0179,0.0268
 SG=(--method-option smoothgrad.n_samples=16)
 IG=(--method-option integrated_gradients.n_steps=16)
 step() { echo "== $(date -u +%H:%M:%S) $*"; python -m forgrad_viz compare "${COMMON[@]}" "$@" --no-progress; }
+# a finished step is not rerun: its checkpoint's units depend on the chunks of cutoffs that the memory budget of the
+# version that ran it chose, so a later version may not find them (and its rerun would record fewer forward passes)
+done_or() { if [ -f "$1" ]; then echo "== done: $1"; else shift; step "$@"; fi; }
 
 # 1. white-box methods on every 2nd photograph (400; the other 400 are the next pass, --offset 1)
-step --models efficientnet_lite0 --methods saliency smoothgrad "${SG[@]}" --every 2 --out docs/study
+done_or docs/study/sweeps/efficientnet_lite0_smoothgrad.json \
+    --models efficientnet_lite0 --methods saliency smoothgrad "${SG[@]}" --every 2 --out docs/study
 # 2. black-box references on every 4th photograph (200), with the same white-box methods on them
 step --models efficientnet_lite0 --methods saliency smoothgrad "${SG[@]}" --every 4 --references rise occlusion \
      --rise-masks 1000 --out docs/study/references
