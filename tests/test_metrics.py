@@ -342,7 +342,7 @@ def test_cpu_batch_size_is_fixed_by_the_input_size_never_by_timings(monkeypatch)
     model = BatchDependent()
     images, maps = images_and_maps(n=4)
     fixed = _utils.cpu_batch_size(_utils.input_key(images))
-    assert fixed == _utils.CPU_BATCH_SIZE == 64  # 12 x 12 inputs: the largest size
+    assert fixed == _utils.CPU_FORWARD_BATCH == 16  # 12 x 12 inputs: the largest size
     sizes = []
     model.register_forward_pre_hook(
         lambda _m, inputs: None if in_thread_check() else sizes.append(inputs[0].shape[0])
@@ -353,12 +353,12 @@ def test_cpu_batch_size_is_fixed_by_the_input_size_never_by_timings(monkeypatch)
         monkeypatch.setattr(time, "perf_counter", lambda s=scale: s * next(clock) ** 2)
         sizes.clear()
         results.append(fm.deletion(model, images, maps, steps=40))  # 4 x 39 = 156 middle passes
-        assert sizes == [4, 4, 64, 64, 28]  # targets, baseline, then the curves in fixed chunks
+        assert sizes == [4, 4, *[16] * 9, 12]  # targets, baseline, then the curves in fixed chunks
     monkeypatch.undo()
     explicit = fm.deletion(model, images, maps, steps=40, batch_size=fixed)
     for result in [*results[1:], explicit]:
         np.testing.assert_array_equal(result.curves, results[0].curves)
-    other = fm.deletion(model, images, maps, steps=40, batch_size=16)  # another composition: other values
+    other = fm.deletion(model, images, maps, steps=40, batch_size=64)  # another composition: other values
     assert np.abs(other.curves - explicit.curves).max() > 0
 
 
@@ -366,11 +366,11 @@ def test_cpu_batch_size_shrinks_with_the_input_size():
     def key(size: int) -> tuple:
         return ((3, size, size), torch.float32, 2)
 
-    # at most 16 x 3 x 224 x 224 input values per batch, at most 64 images, a power of two
+    # at most 16 x 3 x 224 x 224 input values per batch, at most 16 images, a power of two
     assert [_utils.cpu_batch_size(key(s)) for s in (12, 64, 128, 224, 260, 512, 1024)] == [
-        64,
-        64,
-        32,
+        16,
+        16,
+        16,
         16,
         8,
         2,
@@ -380,14 +380,13 @@ def test_cpu_batch_size_shrinks_with_the_input_size():
     assert [sizer.next_size(r) for r in (1000, 20, 3)] == [16, 16, 16]
 
 
-def test_forward_logits_uses_the_fixed_cpu_batch_size(monkeypatch):
+def test_forward_logits_uses_the_fixed_cpu_batch_size():
     model = tiny_cnn()
     sizes = []
     handle = model.register_forward_pre_hook(lambda _m, inputs: sizes.append(inputs[0].shape[0]))
     images = torch.rand(40, 3, 12, 12, dtype=torch.float64)
     expected = model(images).detach()
     sizes.clear()
-    monkeypatch.setattr(_utils, "CPU_BATCH_ELEMENTS", 16 * 3 * 12 * 12)
     logits = _utils.forward_logits(model, images)
     handle.remove()
     assert sizes == [16, 16, 8]

@@ -108,7 +108,7 @@ def plan_memory(
     ...     batch_size=None, precision="fp32", backend="torch")
     >>> plan = plan_memory(fv.models.load_demo("maxpool_cnn"), (3, 64, 64), 32, settings)
     >>> plan.forward_batch, plan.chunk_size >= 24
-    (64, True)
+    (16, True)
     """
     device = model_device(model)
     budget = settings.memory_budget if settings.memory_budget is not None else default_memory_budget(device)
