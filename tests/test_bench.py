@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -238,6 +239,23 @@ def test_bench_metrics_and_sweep_report_floor_ratios_of_the_rounds_they_timed():
     swept = sweep_bench.run(n_images=2, n_cutoffs=2, steps=2, n_subsets=4, peers=False, repeats=2)
     assert swept["efficiency"] == swept["seconds"]["floor"] / swept["seconds"]["sweep"] > 0
     assert swept["settings"]["repeats"] == 2 and swept["forward_passes"] > 0
+    stages = swept["stages"]  # the attributions, the filter, the floor and the rest add up to the sweep
+    assert list(stages)[:3] == ["attributions", "filter", "forward passes (floor)"]
+    assert sum(stages.values()) == pytest.approx(swept["seconds"]["sweep"], rel=1e-9)
+    assert "by stage" in sweep_bench.format_report(swept)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="needs the onnx extra")
+def test_bench_sweep_scores_and_floors_with_the_backend_asked():
+    from forgrad_viz.benchmarks import sweep as sweep_bench
+
+    swept = sweep_bench.run(
+        n_images=2, n_cutoffs=2, steps=2, n_subsets=4, peers=False, repeats=1, backend="onnxruntime"
+    )
+    assert swept["settings"]["backend"] == "onnxruntime" and swept["settings"]["precision"] == "fp32"
+    assert swept["efficiency"] > 0
+    with pytest.raises(ValueError, match="precision"):
+        sweep_bench.run(n_images=2, n_cutoffs=2, peers=False, repeats=1, precision="fp8")
 
 
 def test_bench_scoring_tables_on_a_demo_model_agree_with_an_independent_computation():

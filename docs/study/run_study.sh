@@ -20,14 +20,22 @@ done_or() { if [ -f "$1" ]; then echo "== done: $1"; else shift; step "$@"; fi; 
 done_or docs/study/sweeps/efficientnet_lite0_smoothgrad.json \
     --models efficientnet_lite0 --methods saliency smoothgrad "${SG[@]}" --every 2 --out docs/study
 # 2. black-box references on every 4th photograph (200), with the same white-box methods on them
-step --models efficientnet_lite0 --methods saliency smoothgrad "${SG[@]}" --every 4 --references rise occlusion \
-     --rise-masks 1000 --out docs/study/references
-step --models efficientnet_lite1 --methods saliency smoothgrad "${SG[@]}" --every 2 --out docs/study
-step --models efficientnet_lite2 --methods saliency smoothgrad "${SG[@]}" --every 2 --out docs/study
-step --models efficientnet_lite0 --methods gradient_input integrated_gradients "${IG[@]}" --every 2 --out docs/study
-step --models efficientnet_lite1 efficientnet_lite2 --methods saliency smoothgrad "${SG[@]}" --every 4 \
-     --references rise occlusion --rise-masks 1000 --out docs/study/references
-# 7. the same scoring by PyTorch fp32 on the 200 photographs of step 2: per-image AUC changes, sigma* and verdicts
-#    of ONNX Runtime against PyTorch fp32 (saliency, Lite0)
-step --models efficientnet_lite0 --methods saliency --every 4 --backend torch --out docs/study/backends/torch
-step --models efficientnet_lite0 --methods saliency --every 4 --out docs/study/backends/onnxruntime
+done_or docs/study/references/sweeps/efficientnet_lite0_smoothgrad.json \
+    --models efficientnet_lite0 --methods saliency smoothgrad "${SG[@]}" --every 4 --references rise occlusion \
+    --rise-masks 1000 --out docs/study/references
+# 3. the map's borders: step 2's saliency with reflect padding before the filter (the paper's is periodic, none)
+done_or docs/study/padding/sweeps/efficientnet_lite0_saliency.json \
+    --models efficientnet_lite0 --methods saliency --every 4 --padding reflect --out docs/study/padding
+# 4. step 2's saliency scored by PyTorch fp32 instead of ONNX Runtime: per-image AUC changes, sigma* and verdicts
+done_or docs/study/backends/sweeps/efficientnet_lite0_saliency.json \
+    --models efficientnet_lite0 --methods saliency --every 4 --backend torch --out docs/study/backends
+# 5-8. the other models and methods
+done_or docs/study/sweeps/efficientnet_lite1_smoothgrad.json \
+    --models efficientnet_lite1 --methods saliency smoothgrad "${SG[@]}" --every 2 --out docs/study
+done_or docs/study/sweeps/efficientnet_lite2_smoothgrad.json \
+    --models efficientnet_lite2 --methods saliency smoothgrad "${SG[@]}" --every 2 --out docs/study
+done_or docs/study/sweeps/efficientnet_lite0_integrated_gradients.json \
+    --models efficientnet_lite0 --methods gradient_input integrated_gradients "${IG[@]}" --every 2 --out docs/study
+done_or docs/study/references/sweeps/efficientnet_lite2_smoothgrad.json \
+    --models efficientnet_lite1 efficientnet_lite2 --methods saliency smoothgrad "${SG[@]}" --every 4 \
+    --references rise occlusion --rise-masks 1000 --out docs/study/references

@@ -209,6 +209,8 @@ def run(
     batch_size: int | None = None,
     peers: bool = True,
     repeats: int = 3,
+    precision: str = "fp32",
+    backend: str = "torch",
 ) -> dict[str, Any]:
     """Time a sweep, its forward-pass floor and the per-cutoff baselines (see the module docstring).
 
@@ -230,6 +232,9 @@ def run(
     repeats : int
         Rounds, each one timed sweep then one timed floor; the fastest of each counts (load from other processes
         only ever adds time).
+    precision, backend : str
+        Of the scoring forward passes (:func:`forgrad_viz.scoring.scoring_model`): the sweep and its floor both
+        run them so (``backend="onnxruntime"``: the floor is ONNX Runtime's own passes).
 
     Returns
     -------
@@ -245,29 +250,39 @@ def run(
     from forgrad_viz._utils import check_positive_int
     from forgrad_viz.attribution import explain
     from forgrad_viz.filters import default_cutoffs, forgrad
+    from forgrad_viz.scoring import check_scoring_options, scoring_model
     from forgrad_viz.sweep import sweep_cutoffs
 
     check_positive_int(repeats, "repeats")
     torch_device = torch.device(device)
+    check_scoring_options(precision, backend, torch_device)
     net = _model(model, torch_device)
+    scorer = scoring_model(net, precision=precision, backend=backend)
     images = _images(model, n_images, torch_device)
     cutoffs = default_cutoffs(*images.shape[-2:], n=n_cutoffs)
     mufi = {"n_subsets": n_subsets}
     common = dict(cutoffs=cutoffs, steps=steps, mufidelity=mufi, batch_size=batch_size, progress=False)
+    scored = dict(common, precision=precision, backend=backend)
     seconds: dict[str, float | None] = {}
-    # warm-up (CUDA context, cuDNN/oneDNN kernels for every batch shape) so that no contender pays for it
-    sweep_cutoffs(net, images, **common)
-    best_batch = _best_batch_size(net, images)
+    # warm-up (CUDA context, cuDNN/oneDNN kernels for every batch shape, ONNX export) so that no contender pays
+    sweep_cutoffs(net, images, **scored)
+    best_batch = _best_batch_size(scorer, images)
     rounds = []
     for _ in range(
         repeats
     ):  # the sweep and the floor take turns: a drift in the machine's speed moves both alike
-        sweep_seconds, sweep = _timed(lambda: sweep_cutoffs(net, images, **common))
-        rounds.append((sweep_seconds, _floor(net, images, int(sweep.params["forward_passes"]), best_batch)))
+        sweep_seconds, sweep = _timed(lambda: sweep_cutoffs(net, images, **scored))
+        rounds.append(
+            (sweep_seconds, _floor(scorer, images, int(sweep.params["forward_passes"]), best_batch))
+        )
     passes = int(sweep.params["forward_passes"])
     seconds["sweep"] = min(sweep_seconds for sweep_seconds, _ in rounds)
     seconds["floor"] = min(floor for _, floor in rounds)
-    targets = net(images).argmax(dim=1)
+    with torch.no_grad():
+        targets = net(images).argmax(dim=1)
+    stages = _stages(net, images, targets, cutoffs, repeats)
+    stages["forward passes (floor)"] = seconds["floor"]
+    stages["ranking, masks, bookkeeping (the rest)"] = seconds["sweep"] - sum(stages.values())
     attributions = explain(net, images, targets)
     filtered = [attributions.mean(dim=1).abs(), *forgrad(attributions, cutoffs)]
     seconds["naive"] = _naive(net, images, targets, filtered, steps, mufi)
@@ -306,14 +321,33 @@ def run(
             "threads": torch.get_num_threads(),
             "floor_batch_size": best_batch,
             "repeats": repeats,
+            "precision": precision,
+            "backend": backend,
         },
         "installed": installed,
         "forward_passes": passes,
         "forward_passes_by_stage": sweep.params["forward_passes_by_stage"],
         "seconds": seconds,
         "efficiency": seconds["floor"] / seconds["sweep"],
+        "stages": stages,
         "slowdown_vs_ours": ratios,
     }
+
+
+def _stages(
+    net: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor, cutoffs: Any, repeats: int
+) -> dict[str, float]:
+    """Seconds of the sweep's stages that are not forward passes: its attributions and its filter (fastest of
+    ``repeats``)."""
+    from forgrad_viz.attribution import explain
+    from forgrad_viz.filters import forgrad
+
+    explained = [_timed(lambda: explain(net, images, targets)) for _ in range(repeats)]
+    attributions = explained[0][1]
+    filtered = [
+        _timed(lambda: (forgrad(attributions, cutoffs), _sync(attributions)))[0] for _ in range(repeats)
+    ]
+    return {"attributions": min(t for t, _ in explained), "filter": min(filtered)}
 
 
 def format_report(result: dict[str, Any]) -> str:
@@ -335,6 +369,11 @@ def format_report(result: dict[str, Any]) -> str:
         f"  forward-pass floor:                   {s['floor']:.2f} s  -> efficiency floor/sweep = "
         f"{result['efficiency']:.2f}",
     ]
+    if "stages" in result:
+        lines.append(
+            "  the sweep's time by stage: "
+            + ", ".join(f"{k} {v:.2f} s ({v / s['sweep']:.0%})" for k, v in result["stages"].items())
+        )
     labels = {
         "naive": "naive per-cutoff loop (our metrics)",
         "torchcam": "torchcam DeletionInsertionMetric/cutoff",

@@ -47,6 +47,16 @@ def add_parser(commands: Any) -> None:
         help="also run the benchmark with K busy processes and print loaded/idle for every timing "
         "(policies: the number of busy processes started before its loaded runs; scoring: started mid-run)",
     )
+    bench.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        help="sweep only: precision of the scoring forward passes (default fp32)",
+    )
+    bench.add_argument(
+        "--backend",
+        choices=("torch", "onnxruntime"),
+        help="sweep only: backend of the scoring forward passes (default torch; the floor runs the same)",
+    )
     bench.add_argument("--json", metavar="OUT", help="also write the result as JSON to OUT")
     bench.set_defaults(func=run)
 
@@ -70,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         "model": args.model,
         "images": args.images,
         "compile": True if args.compile else None,
+        "precision": args.precision,
+        "backend": args.backend,
     }
     ignored = [k for k, v in requested.items() if v is not None and k not in accepted]
     if args.model is not None and args.name not in (

@@ -29,6 +29,7 @@ from forgrad_viz.cli.options import (
 )
 from forgrad_viz.cli.outputs import DEFAULT_FOLDS, output_stem, weights_text
 from forgrad_viz.cli.overwrite import add_overwrite, images_fingerprint, refuse_overwrite
+from forgrad_viz.cli.work_defaults import add_work_options, resolve_work
 
 _METRICS = ("deletion", "insertion", "mufidelity")
 _REFERENCES = ("rise", "occlusion")
@@ -82,11 +83,9 @@ def add_parser(commands: Any) -> None:
     compare.add_argument(
         "--cutoff-unit", default="cycles", choices=("cycles", "nyquist"), help="unit of --cutoffs (cycles)"
     )
-    compare.add_argument("--n-cutoffs", type=positive_int, default=24, help="size of the default grid (24)")
     add_padding(compare)
     add_memory_budget(compare)
-    compare.add_argument("--steps", type=positive_int, default=20, help="Deletion/Insertion steps (20)")
-    compare.add_argument("--n-subsets", type=positive_int, default=200, help="MuFidelity subsets (200)")
+    add_work_options(compare)
     compare.add_argument("--max-images", type=positive_int, help="use only the first N images")
     compare.add_argument(
         "--every", type=positive_int, default=1, help="use every K-th image (a spread subset; 1: all)"
@@ -220,13 +219,16 @@ def _compare(args: argparse.Namespace, *, rank: int) -> int:
     backend = resolve_backend(args.backend, args.precision, device)
     out = writable_folder(args.out) if rank == 0 else Path(args.out)
     sweeps_folder = out / "sweeps"
-    loaded = []
+    loaded, note = [], None
     for name, weights in specs:  # load every model and check every output before any work
         model_args = argparse.Namespace(model=name, weights=weights, random_weights=False)
         model, transform, source = load_model(model_args, device)
         dataset = ImageFolderDataset(args.images, transform, max_images=args.max_images)
-        height, width = dataset[rows[0]][0].shape[-2:]
-        cutoffs = _cutoffs(args, int(height), int(width))
+        height, width = (int(n) for n in dataset[rows[0]][0].shape[-2:])
+        note = note or resolve_work(
+            args, height, width, device, grid=args.cutoffs is None
+        )  # the first model's input size decides
+        cutoffs = _cutoffs(args, height, width)
         record = None if source is None else source.to_dict()
         signature = {
             "model": name,
@@ -261,6 +263,8 @@ def _compare(args: argparse.Namespace, *, rank: int) -> int:
             f"device {device}",
             flush=True,
         )
+        if note:
+            print(note, flush=True)
         if skipped:
             print(f"skipped {len(skipped)} unreadable images: {', '.join(skipped)}", flush=True)
     for name, model, dataset, cutoffs, record, signature in loaded:

@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from forgrad_viz.cli.options import CliError, add_formats, add_out, check_methods, parse_formats, positive_int
+from forgrad_viz.cli.options import (
+    CliError,
+    add_formats,
+    add_out,
+    add_scoring_options,
+    check_methods,
+    parse_formats,
+    positive_int,
+    resolve_backend,
+)
 
 _TOY_SIZE = 64
 _DEMO_SEED = 12345  # the held-out seed of the demo models' evaluation set (never used in training)
@@ -101,6 +110,7 @@ def add_parser(commands: Any) -> None:
         "--methods", nargs="+", metavar="METHOD", help="white-box methods (default: the preset's)"
     )
     add_formats(demo, optional=False)
+    add_scoring_options(demo)
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
     demo.set_defaults(func=run)
 
@@ -192,7 +202,8 @@ def run(args: argparse.Namespace) -> int:
     settings = inputs.settings
     size = tuple(inputs.images.shape[-2:])
     cutoffs = default_cutoffs(*size, n=settings["n_cutoffs"])
-    print(header(inputs, cutoffs, torch.get_num_threads()))
+    backend = resolve_backend(args.backend, args.precision, "cpu")
+    print(header(inputs, cutoffs, torch.get_num_threads(), f"{args.precision}, {backend}"))
     comparison = compare_architectures(
         inputs.models,
         inputs.images,
@@ -202,6 +213,8 @@ def run(args: argparse.Namespace) -> int:
         reference_options=settings["references"],
         steps=settings["steps"],
         mufidelity={"n_subsets": settings["n_subsets"]},
+        precision=args.precision,
+        backend=backend,
         progress=not args.no_progress,
     )
     comparison.weights_sources = inputs.weights_sources

@@ -22,8 +22,9 @@ def _reference_label(name: str, options: dict[str, Any], image_size: tuple[int, 
     return f"{name} ({detail}: {passes} forward passes per image)"
 
 
-def header(inputs: Any, cutoffs: np.ndarray, threads: int) -> str:
-    """The printed header: models, images, settings, and where each model's weights came from."""
+def header(inputs: Any, cutoffs: np.ndarray, threads: int, scoring: str) -> str:
+    """The printed header: models, images, settings, how maps are scored (``scoring``: precision and backend),
+    and where each model's weights came from."""
     settings = inputs.settings
     size = tuple(inputs.images.shape[-2:])
     references = "; ".join(_reference_label(k, v, size) for k, v in settings["references"].items())
@@ -32,7 +33,7 @@ def header(inputs: Any, cutoffs: np.ndarray, threads: int) -> str:
         f"forgrad-viz demo: {models}, {inputs.description}; "
         f"methods {', '.join(settings['methods'])}; {len(cutoffs)} cutoffs {cutoffs[0]:.3g}..{cutoffs[-1]:.3g} "
         f"cycles/image; Deletion/Insertion {settings['steps']} steps; MuFidelity {settings['n_subsets']} subsets; "
-        f"black-box references: {references}; torch threads {threads}",
+        f"black-box references: {references}; scoring {scoring}; torch threads {threads}",
         *_weights_lines(inputs.weights_sources),
     ]
     return "\n".join(lines)
@@ -48,10 +49,18 @@ def _weights_lines(sources: dict[str, dict[str, Any]]) -> list[str]:
 def report_markdown(comparison: Any) -> str:
     """The demo's results as Markdown: weights sources, the sigma*/gain table and the sigma*-difference table."""
     n_images = next(iter(next(iter(comparison.sweeps.values())).values())).n_images
+    scoring = sorted(
+        {
+            f"{s.params.get('precision')}, {s.params.get('backend')}"
+            for d in comparison.sweeps.values()
+            for s in d.values()
+        }
+    )
     lines = [
         "# forgrad-viz demo results",
         "",
         *[f"- {line}" for line in _weights_lines(comparison.weights_sources)],
+        f"- scoring forward passes: {'; '.join(scoring)} (attributions: PyTorch fp32)",
     ]
     lines += [
         "",

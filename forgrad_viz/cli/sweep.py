@@ -31,6 +31,7 @@ from forgrad_viz.cli.options import (
 )
 from forgrad_viz.cli.outputs import DEFAULT_FOLDS, output_stem, sweep_table, weights_text, write_sweep
 from forgrad_viz.cli.overwrite import add_overwrite, images_fingerprint, refuse_overwrite
+from forgrad_viz.cli.work_defaults import add_work_options, resolve_work
 
 _METRICS = ("deletion", "insertion", "mufidelity")
 #: The options that shrink a long sweep, named by the plan when its estimate is over 30 minutes.
@@ -73,7 +74,6 @@ def add_parser(commands: Any) -> None:
     sweep.add_argument(
         "--cutoffs", help="comma-separated cutoffs in cycles per image (default: log-spaced grid)"
     )
-    sweep.add_argument("--n-cutoffs", type=positive_int, default=24, help="size of the default grid (24)")
     sweep.add_argument(
         "--kind",
         default="ideal",
@@ -88,8 +88,7 @@ def add_parser(commands: Any) -> None:
         choices=("grid", "refine"),
         help="grid: score every cutoff; refine: coarse-to-fine search of sigma* (not with --shard)",
     )
-    sweep.add_argument("--steps", type=positive_int, default=20, help="Deletion/Insertion steps (20)")
-    sweep.add_argument("--n-subsets", type=positive_int, default=200, help="MuFidelity subsets (200)")
+    add_work_options(sweep)
     sweep.add_argument("--max-images", type=positive_int, help="use only the first N images")
     add_scoring_options(sweep)
     sweep.add_argument(
@@ -272,10 +271,11 @@ def _sweep(args: argparse.Namespace, *, rank: int, world_size: int, local_rank: 
     model, dataset.transform, source = load_model(args, device)
     out = writable_folder(args.out) if rank == 0 else Path(args.out)
     weights = None if source is None else source.to_dict()
+    height, width = (int(n) for n in dataset[rows[0]][0].shape[-2:])
+    note = resolve_work(args, height, width, device, grid=cutoffs is None)  # printed after the run's header
     if cutoffs is None:
         from forgrad_viz.filters import default_cutoffs
 
-        height, width = dataset[rows[0]][0].shape[-2:]
         cutoffs = default_cutoffs(height, width, n=args.n_cutoffs)
     images = images_fingerprint(args.images, dataset.files, dataset.targets)
     stems = {method: output_stem(args.model, method, (index, count)) for method in methods}
@@ -297,6 +297,8 @@ def _sweep(args: argparse.Namespace, *, rank: int, world_size: int, local_rank: 
             f"{args.padding}; precision {args.precision}, backend {args.backend}, device {device}{processes}",
             flush=True,
         )
+        if note:
+            print(note, flush=True)
         if skipped:
             print(
                 f"skipped {len(skipped)} unreadable images (--skip-bad-images): {', '.join(skipped)}",
