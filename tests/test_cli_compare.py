@@ -272,11 +272,6 @@ def test_a_repeated_run_resumes_without_forward_passes_and_other_settings_are_re
         assert "--overwrite" in line and "maxpool_cnn_saliency.json" in line and "other settings" in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="params['forward_passes'] counts the passes of this call only and the checkpoint keeps no count: "
-    "after a resume, versus_references' forward passes per image (passes_forgrad, passes_reference) read 0",
-)
 def test_the_cost_in_forward_passes_survives_a_resume(capsys, tmp_path, compared, images):
     out = tmp_path / "out"
     shutil.copytree(compared, out)
@@ -285,6 +280,11 @@ def test_the_cost_in_forward_passes_survives_a_resume(capsys, tmp_path, compared
     first, again = (list(csv.DictReader((root / "versus_references.csv").open())) for root in (compared, out))
     assert [float(r["passes_reference"]) for r in first] == [float(r["passes_reference"]) for r in again]
     assert [float(r["passes_forgrad"]) for r in first] == [float(r["passes_forgrad"]) for r in again]
+    resumed = CutoffSweep.load(next((out / "sweeps").glob("*.json")))
+    assert resumed.params["forward_passes"] == 0  # this call made none: every unit came from the checkpoint
+    whole = CutoffSweep.load(next((compared / "sweeps").glob("*.json")))  # the uninterrupted run's own count
+    assert resumed.params["job_forward_passes_by_stage"] == whole.params["forward_passes_by_stage"]
+    assert resumed.params["job_forward_passes"] == whole.params["forward_passes"]
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,9 @@ def load_sweeps(folder: Path) -> dict[str, dict[str, Any]]:
 
 
 def _passes_per_image(sweep: Any, stages: Sequence[str]) -> float:
-    by_stage = sweep.params.get("forward_passes_by_stage", {})
+    """Forward passes per image of ``stages`` in the whole job (a resumed run's own count is only a part)."""
+    params = sweep.params
+    by_stage = params.get("job_forward_passes_by_stage", params.get("forward_passes_by_stage", {}))
     return sum(by_stage.get(stage, 0) for stage in stages) / max(sweep.n_images, 1)
 
 

@@ -95,6 +95,11 @@ def sweep_model(
         if shown and bar is not None:
             bar.close()
     reference_scores = {r.method: sweeper.unfiltered_scores(r) for r in refs}
+    job = passes
+    if checkpoint is not None:  # a resumed call made only part of the job's passes: count the whole job's
+        whole = _sweeper(model, source, targets, settings, ForwardCounter(), None, signature, info)
+        plan = make_plan(label, whole, settings, runs, refs, targets, _world(info), None)
+        job = (plan.forward_passes, dict(plan.by_stage)) if plan.exact else None
     sweeps = {
         run.method: build_sweep(
             sweeper,
@@ -102,7 +107,7 @@ def sweep_model(
             indices,
             image_ids,
             model_name,
-            params(settings, run.options, passes),
+            params(settings, run.options, passes, job),
             reference_scores,
         )
         for run, indices in zip(runs, found, strict=True)
@@ -185,8 +190,18 @@ def _total_passes(counter: ForwardCounter, distributed: bool) -> tuple[int, dict
     return total, stages
 
 
-def params(settings: Settings, options: dict[str, Any], passes: tuple[int, dict[str, int]]) -> dict[str, Any]:
-    """The ``params`` of a sweep's result: the protocol, the method's options and the forward passes."""
+def params(
+    settings: Settings,
+    options: dict[str, Any],
+    passes: tuple[int, dict[str, int]],
+    job: tuple[int, dict[str, int]] | None = None,
+) -> dict[str, Any]:
+    """The ``params`` of a sweep's result: the protocol, the method's options and the forward passes.
+
+    ``passes`` are the passes this call made (``forward_passes``, ``forward_passes_by_stage``); ``job`` those of
+    the whole job, resumed checkpoints included, when known exactly (``job_forward_passes``,
+    ``job_forward_passes_by_stage``: what the results cost, whatever the interruptions).
+    """
     out = {
         **settings.protocol.describe(),
         "search": settings.search,
@@ -200,6 +215,9 @@ def params(settings: Settings, options: dict[str, Any], passes: tuple[int, dict[
         "forward_passes": passes[0],
         "forward_passes_by_stage": dict(sorted(passes[1].items())),
     }
+    if job is not None:
+        out["job_forward_passes"] = job[0]
+        out["job_forward_passes_by_stage"] = dict(sorted(job[1].items()))
     if settings.search == "refine":
         out["grid"] = settings.grid.tolist()
     return out
