@@ -223,6 +223,10 @@ def test_versus_references_equal_the_held_out_difference_recomputed(compared):
         assert written["excludes_zero"] == str(d.excludes_zero) and int(written["n_images"]) == N_IMAGES
         cell = f"{d.difference:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
         assert (f"**{cell}**" if d.excludes_zero else f"| {cell} |") in markdown
+    # what one map costs, by hand: saliency one pass per image (one gradient), RISE one per mask, Occlusion one
+    # per window position (64 px, windows of 16 at stride 16: 4 x 4) plus the unoccluded image
+    costs = {(r["reference"], float(r["passes_forgrad"]), float(r["passes_reference"])) for r in table}
+    assert costs == {("rise", 1.0, 16.0), ("occlusion", 1.0, 4 * 4 + 1.0)}
 
 
 def _strip_timings(data: dict) -> dict:

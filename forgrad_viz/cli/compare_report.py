@@ -40,6 +40,14 @@ def load_sweeps(folder: Path) -> dict[str, dict[str, Any]]:
     return sweeps
 
 
+def _map_passes(sweep: Any, name: str, stage: str, share: int) -> float:
+    """Forward passes per image of one map of method or reference ``name``: recorded per map by sweeps of this
+    version (``params["map_passes_per_image"]``); for older ones, the stage's passes per image over ``share``
+    (the stage mixes the methods, or the references, of one call)."""
+    recorded = sweep.params.get("map_passes_per_image", {})
+    return float(recorded[name]) if name in recorded else _passes_per_image(sweep, (stage,)) / share
+
+
 def _passes_per_image(sweep: Any, stages: Sequence[str]) -> float:
     """Forward passes per image of ``stages`` in the whole job (a resumed run's own count is only a part)."""
     params = sweep.params
@@ -74,8 +82,8 @@ def reference_rows(sweeps: dict[str, dict[str, Any]], folds: int) -> list[dict[s
                             "low": d.low,
                             "high": d.high,
                             "excludes_zero": d.excludes_zero,
-                            "passes_forgrad": _passes_per_image(sweep, ("attributions",)) / len(by_method),
-                            "passes_reference": _passes_per_image(sweep, ("reference attributions",)),
+                            "passes_forgrad": _map_passes(sweep, method, "attributions", len(by_method)),
+                            "passes_reference": _map_passes(sweep, reference, "reference attributions", 1),
                         }
                     )
     return rows

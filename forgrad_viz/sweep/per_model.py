@@ -107,7 +107,10 @@ def sweep_model(
             indices,
             image_ids,
             model_name,
-            params(settings, run.options, passes, job),
+            {
+                **params(settings, run.options, passes, job),
+                "map_passes_per_image": map_costs(run, refs, settings),
+            },
             reference_scores,
         )
         for run, indices in zip(runs, found, strict=True)
@@ -188,6 +191,15 @@ def _total_passes(counter: ForwardCounter, distributed: bool) -> tuple[int, dict
         for stage, n in by_stage.items():
             stages[stage] = stages.get(stage, 0) + n
     return total, stages
+
+
+def map_costs(run: MethodRun, references: Sequence[MethodRun], settings: Settings) -> dict[str, int]:
+    """Forward passes per image of the run's method and of each reference (what one map costs; the passes of a
+    sweep's counter mix every method and reference of the call)."""
+    size = settings.image_size
+    if size is None:
+        return {}
+    return {r.method: int(METHODS[r.method].cost(size, **r.options)["forward"]) for r in [run, *references]}
 
 
 def params(
