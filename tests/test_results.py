@@ -365,6 +365,34 @@ def test_architecture_comparison_rows_equal_the_direct_calls(tmp_path) -> None:
         assert f"| {column} |" in header
 
 
+@pytest.mark.parametrize(
+    ("kind", "first", "edge"),
+    [
+        ("ideal", 1.0, "mean"),
+        ("ideal", 1.00016, "mean"),  # 0.00893 of Nyquist at 224 px: the same ideal filter as 1 cycle
+        ("ideal", 1.41, "mean"),
+        ("ideal", 2**0.5, "grid"),  # keeps the diagonal frequencies (1, 1): another filter
+        ("gaussian", 1.0, "mean"),
+        ("gaussian", 1.00016, "grid"),  # a smooth filter changes with any cutoff
+    ],
+)
+def test_the_lower_edge_is_the_near_constant_map_while_the_filter_equals_one_cycles(
+    kind, first, edge
+) -> None:
+    from forgrad_viz.filters import lowpass
+    from forgrad_viz.results.edges import grid_edge
+
+    sweep = CutoffSweep(kind, kind, [first, 4.0, 8.0], ("insertion",), {"insertion": [[0.1]] * 3},
+                        {"insertion": [0.1]}, {"insertion": True}, [0])  # fmt: skip
+    assert grid_edge(sweep, 0) == edge
+    if kind == "ideal":  # independent check: the ideal filter at this cutoff against the one at 1 cycle
+        import torch
+
+        maps = torch.rand(1, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        same = torch.equal(lowpass(maps, first), lowpass(maps, 1.0))
+        assert same == (edge == "mean")
+
+
 def test_architecture_comparison_differences_equal_compare_best_cutoffs(tmp_path) -> None:
     sweeps = {"a": _noisy_sweep(1, "a"), "b": _noisy_sweep(3, "b", seed=1), "c": _noisy_sweep(1, "c", seed=2)}
     comparison = ArchitectureComparison({name: {"saliency": sweep} for name, sweep in sweeps.items()})

@@ -1,7 +1,10 @@
 """What a sigma* at an end of the cutoff grid means: a near-constant map, the unfiltered map, or a grid too short.
 
 At the smallest cutoff of a grid that starts at 1 cycle per image or below, the best map is (almost) a constant
-blob: below 1 cycle per image an ideal filter keeps only the mean, so a lower cutoff cannot help. At a largest
+blob: below 1 cycle per image an ideal filter keeps only the mean, so a lower cutoff cannot help. An ideal filter
+with a cutoff between 1 and sqrt(2) cycles per image keeps the same frequencies as one of exactly 1 (no frequency
+of a whole number of cycles lies between), so it counts as 1: a cutoff given as a fraction of Nyquist (0.00893 x
+112 = 1.00016 at 224 px) is not mistaken for a grid to extend. At a largest
 ideal cutoff that removes nothing (:func:`~forgrad_viz.filters.max_cutoff` of the sweep's image size), the best
 map is the unfiltered one: the filter does not help on that metric. Anywhere else, the optimum may lie beyond
 the grid: extend it.
@@ -9,6 +12,7 @@ the grid: extend it.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 __all__ = ["EDGE_LEGEND", "EDGE_NOTES", "edge_message", "grid_edge"]
@@ -46,7 +50,7 @@ def grid_edge(sweep: Any, index: int) -> str:
     -------
     str
         ``""`` inside the grid (or for a grid of one cutoff); ``"mean"`` at the smallest cutoff when it is at
-        most 1 cycle per image; ``"unfiltered"`` at the largest cutoff of an ideal filter when it removes
+        most 1 cycle per image (an ideal filter: below sqrt(2), the same filter as at 1); ``"unfiltered"`` at the largest cutoff of an ideal filter when it removes
         nothing (at least :func:`~forgrad_viz.filters.max_cutoff` of ``sweep.image_size`` and of the sweep's
         ``params["padding"]``); ``"grid"`` at
         either end otherwise (a smooth filter always removes something; an unknown image size says nothing).
@@ -65,7 +69,12 @@ def grid_edge(sweep: Any, index: int) -> str:
         return ""
     cutoff = float(cutoffs[index])
     if index == 0:
-        return "mean" if cutoff <= 1.0 + _TOLERANCE else "grid"
+        lowest = (
+            cutoff < math.sqrt(2.0) * (1.0 - _TOLERANCE)
+            if sweep.kind == "ideal"
+            else cutoff <= 1.0 + _TOLERANCE
+        )
+        return "mean" if lowest else "grid"
     size = getattr(sweep, "image_size", None)
     if sweep.kind != "ideal" or size is None:
         return "grid"
