@@ -10,7 +10,7 @@ goes away, and how much the predictions change.
 
 Run from the repository root (writes docs/study/claims/claims.md and claims.json)::
 
-    python docs/study/claims.py --images ../shared/imagenet_sample --every 25 --models efficientnet_lite0
+    python docs/study/claims.py --images ../shared/imagenet_sample --every 50 --models efficientnet_lite0 efficientnet_lite1 efficientnet_lite2
 """
 
 from __future__ import annotations
