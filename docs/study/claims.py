@@ -8,9 +8,10 @@ interval, and the paired difference white-box minus each black-box reference on 
 the model in turn (blur-pooling, no retraining) and measures how much of the saliency maps' high-frequency energy
 goes away, and how much the predictions change.
 
-Run from the repository root (writes docs/study/claims/claims.md and claims.json)::
+Run from the repository root, once per model (writes docs/study/claims/<model>/claims.md and claims.json)::
 
-    python docs/study/claims.py --images ../shared/imagenet_sample --every 50 --models efficientnet_lite0 efficientnet_lite1 efficientnet_lite2
+    python docs/study/claims.py --images ../shared/imagenet_sample --every 50 --models efficientnet_lite0 \
+        --out docs/study/claims/efficientnet_lite0
 """
 
 from __future__ import annotations
