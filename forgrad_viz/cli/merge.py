@@ -49,7 +49,8 @@ def _shard_files(inputs: Sequence[str]) -> list[Path]:
 def merge_sweeps(paths: Sequence[str | Path]) -> dict[str, Any]:
     """Load CutoffSweep JSON files, group them by (model, method), and merge each group.
 
-    The merged ``params["forward_passes"]`` (and its split by stage) are the shards' sums, its
+    The merged ``params["forward_passes"]`` and ``params["job_forward_passes"]`` (and their splits by stage) are
+    the shards' sums, its
     ``params["skipped_images"]`` their union. Shards whose weights (``params["weights"]``) or settings
     (``params["signature"]``) differ are refused.
 
@@ -78,17 +79,27 @@ def merge_sweeps(paths: Sequence[str | Path]) -> dict[str, Any]:
             raise CliError(f"the shards of {model or 'the model'} / {method} were run with other settings")
         sweep = CutoffSweep.merge(parts)
         sweep.params["forward_passes"] = sum(int(p.params.get("forward_passes", 0)) for p in parts)
-        stages: dict[str, int] = {}
-        for part in parts:
-            for stage, value in part.params.get("forward_passes_by_stage", {}).items():
-                stages[stage] = stages.get(stage, 0) + int(value)
-        sweep.params["forward_passes_by_stage"] = dict(sorted(stages.items()))
+        sweep.params["forward_passes_by_stage"] = _summed_stages(parts, "forward_passes_by_stage")
+        if all(
+            "job_forward_passes" in p.params for p in parts
+        ):  # the whole job's, resumed checkpoints included
+            sweep.params["job_forward_passes"] = sum(int(p.params["job_forward_passes"]) for p in parts)
+            sweep.params["job_forward_passes_by_stage"] = _summed_stages(parts, "job_forward_passes_by_stage")
         skipped = {path for part in parts for path in part.params.get("skipped_images", [])}
         sweep.params["skipped_images"] = sorted(skipped)
         merged[method if len({m for _, m in groups}) == len(groups) else f"{sweep.model_name}_{method}"] = (
             sweep
         )
     return merged
+
+
+def _summed_stages(parts: list[Any], key: str) -> dict[str, int]:
+    """The shards' forward passes by stage (``params[key]``), summed."""
+    stages: dict[str, int] = {}
+    for part in parts:
+        for stage, value in part.params.get(key, {}).items():
+            stages[stage] = stages.get(stage, 0) + int(value)
+    return dict(sorted(stages.items()))
 
 
 def run(args: argparse.Namespace) -> int:
