@@ -134,7 +134,7 @@ def markdown(results: list[dict]) -> str:
             " downsampling layer alone (blur-pooling, no retraining), and all of them; agreement of the top-1"
             " predictions with the original model.",
             "",
-            "| layer | kind | stride | energy removed | top-1 agreement | largest probability change |",
+            "| layer | kind | stride | energy removed | top-1 agreement | mean abs. change of the target probability |",
             "|---|---|---|---|---|---|",
         ]
         for row in alias["rows"]:
