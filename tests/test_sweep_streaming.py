@@ -50,7 +50,7 @@ def images(n: int = 8, seed: int = 1) -> torch.Tensor:
 
 def without_passes(sweep) -> dict:
     data = sweep.to_dict()
-    data["params"] = {k: v for k, v in data["params"].items() if not k.startswith("forward_passes")}
+    data["params"] = {k: v for k, v in data["params"].items() if "forward_passes" not in k}
     return data
 
 
