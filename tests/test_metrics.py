@@ -584,3 +584,32 @@ def test_localisation_bad_input():
         fm.localisation(torch.rand(2, 4, 4), torch.ones(2, 4, 4))
     with pytest.raises(ValueError, match="NaN"):
         fm.localisation(torch.full((1, 2, 2), float("nan")), torch.ones(1, 2, 2, dtype=torch.bool))
+
+
+def test_job_groups_cut_jobs_like_a_naive_loop():
+    from forgrad_viz.metrics._forward import job_groups
+
+    for start, stop, period in [(0, 1, 1), (7, 13, 4), (0, 27, 9), (5, 6, 9), (3, 40, 3)]:
+        naive: dict[int, list[int]] = {}
+        for job in range(start, stop):
+            naive.setdefault(job // period, []).append(job)
+        assert job_groups(start, stop, period) == [(g, jobs[0], jobs[-1] + 1) for g, jobs in naive.items()]
+
+
+def test_a_shared_ranking_gives_the_curves_of_an_unshared_one_and_is_checked():
+    from forgrad_viz.metrics.curves import curves_and_ranking
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+    images, maps = torch.rand(3, 3, 10, 10), torch.rand(4, 3, 10, 10)
+    _, deleted, ranking = curves_and_ranking(net, images, maps, mode="deletion", steps=5, batch_size=7)
+    assert ranking.shape == maps.shape and ranking.dtype == torch.int32
+    assert int(ranking.min()) == 1 and int(ranking.max()) == 5  # every pixel is perturbed at some step 1..5
+    for mode, shared in [("deletion", deleted), ("insertion", None)]:
+        _, alone = fm.perturbation_curves(net, images, maps, mode=mode, steps=5, batch_size=7)
+        _, reused, _ = curves_and_ranking(net, images, maps, mode=mode, steps=5, batch_size=7, ranking=ranking)
+        assert torch.equal(reused, alone)
+        if shared is not None:
+            assert torch.equal(shared, alone)
+    with pytest.raises(ValueError, match="ranking must have the maps' shape"):
+        curves_and_ranking(net, images, maps, mode="insertion", steps=5, ranking=ranking[:2])

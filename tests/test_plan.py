@@ -94,7 +94,7 @@ def test_plan_of_a_resumed_checkpoint_leaves_the_finished_units_out(model, data,
         "chunk_size": 2,
         "checkpoint": tmp_path / "c.json",
     }
-    real, calls = scoring.perturbation_curves, {"n": 0}
+    real, calls = scoring.curves_and_ranking, {"n": 0}
 
     def interrupted(*args, **kw):
         calls["n"] += 1
@@ -102,10 +102,10 @@ def test_plan_of_a_resumed_checkpoint_leaves_the_finished_units_out(model, data,
             raise KeyboardInterrupt
         return real(*args, **kw)
 
-    monkeypatch.setattr(scoring, "perturbation_curves", interrupted)
+    monkeypatch.setattr(scoring, "curves_and_ranking", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sweep_cutoffs(model, data.images, progress=False, **kwargs)
-    monkeypatch.setattr(scoring, "perturbation_curves", real)
+    monkeypatch.setattr(scoring, "curves_and_ranking", real)
     full = plan_sweep(model, data.images, probe=False, **{**kwargs, "checkpoint": None})
     plan, _ = check_plan(model, data.images, **kwargs)
     assert 0 < plan.forward_passes < full.forward_passes

@@ -163,7 +163,7 @@ def test_resume_after_interruption_gives_identical_result_with_fewer_passes(tmp_
     kwargs = dict(cutoffs=[1.5, 3.0, 6.0, 11.5], steps=3, mufidelity=MUFI, block_size=2, progress=False)
     reference = sweep_cutoffs(model, x, **kwargs)
 
-    real = scoring.perturbation_curves
+    real = scoring.curves_and_ranking
     calls = {"n": 0}
 
     def interrupted(*args, **kw):
@@ -173,11 +173,11 @@ def test_resume_after_interruption_gives_identical_result_with_fewer_passes(tmp_
         return real(*args, **kw)
 
     path = tmp_path / "ckpt.json"
-    monkeypatch.setattr(scoring, "perturbation_curves", interrupted)
+    monkeypatch.setattr(scoring, "curves_and_ranking", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sweep_cutoffs(model, x, checkpoint=path, **kwargs)
     assert path.is_file()
-    monkeypatch.setattr(scoring, "perturbation_curves", real)
+    monkeypatch.setattr(scoring, "curves_and_ranking", real)
     resumed = sweep_cutoffs(model, x, checkpoint=path, **kwargs)
     assert without_passes(resumed) == without_passes(reference)
     assert 0 < resumed.params["forward_passes"] < reference.params["forward_passes"]

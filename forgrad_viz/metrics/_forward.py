@@ -94,10 +94,30 @@ def target_logits(
     return logits, check_targets(targets, images.shape[0], logits.shape[1], images.device)
 
 
+def job_groups(start: int, stop: int, period: int) -> list[tuple[int, int, int]]:
+    """Jobs ``start..stop`` cut into runs of one group (job ``j`` is in group ``j // period``).
+
+    Returns ``(group, first, last)`` triples, ``last`` exclusive: builders use them to broadcast one image against
+    the masks of its run of jobs instead of gathering a copy of the image per job.
+
+    Examples
+    --------
+    >>> job_groups(7, 13, 4)
+    [(1, 7, 8), (2, 8, 12), (3, 12, 13)]
+    """
+    groups, first = [], start
+    while first < stop:
+        group = first // period
+        last = min(stop, (group + 1) * period)
+        groups.append((group, first, last))
+        first = last
+    return groups
+
+
 def score_jobs(
     model: nn.Module,
     total: int,
-    build: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    build: Callable[[int, int], tuple[torch.Tensor, torch.Tensor]],
     score: str,
     batch_size: int | None,
     images: torch.Tensor,
@@ -107,12 +127,12 @@ def score_jobs(
 ) -> torch.Tensor:
     """Target scores (total,) of perturbed inputs, on the images' device, without host synchronisation.
 
-    ``build(jobs)`` receives a chunk of job indices (a device tensor) and returns the chunk's inputs (shaped like
-    ``images[0]``) and target classes. Chunk sizes come from :class:`~forgrad_viz._utils.BatchSizer`.
+    ``build(start, stop)`` receives a chunk of jobs ``start..stop - 1`` (Python ints: no host synchronisation) and
+    returns the chunk's inputs (shaped like ``images[0]``) and target classes. Chunk sizes come from
+    :class:`~forgrad_viz._utils.BatchSizer`.
     """
     device = images.device
     sizer = BatchSizer(model, batch_size, device, input_key(images))
-    jobs = torch.arange(total, device=device)
     out = torch.empty(total, device=device, dtype=out_dtype)
     start = 0
     with (
@@ -125,7 +145,7 @@ def score_jobs(
             stop = min(start + sizer.next_size(total - start), total)
             began = time.perf_counter()
             try:
-                inputs, targets = build(jobs[start:stop])
+                inputs, targets = build(start, stop)
                 out[start:stop] = class_scores(forward(inputs), targets, score)
             except RuntimeError as error:
                 if sizer.back_off(error):

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from forgrad_viz._utils import check_choice, check_images, check_model, check_positive_int, class_scores
-from forgrad_viz.metrics._forward import score_jobs, target_logits
+from forgrad_viz.metrics._forward import job_groups, score_jobs, target_logits
 from forgrad_viz.metrics._inputs import check_score, compute_device, image_maps, stacked_maps, warn_constant
 from forgrad_viz.metrics.baselines import Baseline, baseline_images
 from forgrad_viz.metrics.stats import auc
@@ -96,14 +96,69 @@ def perturbation_curves(
     >>> tuple(x.shape), tuple(curves.shape)
     ((5,), (5, 2, 5))
     """
+    x, curves, _ = curves_and_ranking(
+        model,
+        images,
+        maps,
+        targets,
+        mode=mode,
+        steps=steps,
+        baseline=baseline,
+        score=score,
+        batch_size=batch_size,
+        progress=progress,
+        precision=precision,
+        backend=backend,
+        stacklevel=5,
+    )
+    return x, curves
+
+
+def curves_and_ranking(
+    model: nn.Module,
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    targets: Any = None,
+    *,
+    mode: str,
+    steps: int = DEFAULT_STEPS,
+    baseline: Baseline | None = None,
+    score: str = "probability",
+    batch_size: int | None = None,
+    progress: bool = False,
+    precision: str = "fp32",
+    backend: str = "torch",
+    ranking: torch.Tensor | None = None,
+    stacklevel: int = 4,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`perturbation_curves`, and the maps' ranking: Deletion and Insertion of the same maps rank them once.
+
+    ``ranking`` is the third output of an earlier call with the same maps and ``steps`` (each pixel's first
+    perturbed step, int32, on the model's device); ``None`` ranks the maps (one ``argsort`` per map).
+
+    Examples
+    --------
+    >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2))
+    >>> images, maps = torch.rand(2, 3, 8, 8), torch.rand(5, 2, 8, 8)
+    >>> _, deleted, ranking = curves_and_ranking(net, images, maps, mode="deletion", steps=4)
+    >>> _, inserted, _ = curves_and_ranking(net, images, maps, mode="insertion", steps=4, ranking=ranking)
+    >>> torch.equal(inserted, perturbation_curves(net, images, maps, mode="insertion", steps=4)[1])
+    True
+    """
     model = scoring_model(check_model(model), precision, backend)
     mode = check_choice(mode, "mode", _MODES)
     steps = check_positive_int(steps, "steps")
     score = check_score(score)
     if baseline is None:
         baseline = 0.0 if mode == "deletion" else "blur"
-    inputs = _curve_inputs(model, images, maps, targets, baseline, batch_size, stacked=True, stacklevel=4)
-    return _curves(model, inputs, mode, steps, score, batch_size, progress)
+    inputs = _curve_inputs(
+        model, images, maps, targets, baseline, batch_size, stacked=True, stacklevel=stacklevel
+    )
+    if ranking is not None and ranking.shape != inputs.maps.shape:
+        raise ValueError(
+            f"ranking must have the maps' shape {tuple(inputs.maps.shape)}; got {tuple(ranking.shape)}"
+        )
+    return _curves(model, inputs, mode, steps, score, batch_size, progress, ranking)
 
 
 class _CurveInputs(NamedTuple):
@@ -151,25 +206,35 @@ def _curves(
     score: str,
     batch_size: int | None,
     progress: bool,
+    pixel_steps: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Curves (..., N, steps + 1) for validated inputs on one device (see :func:`perturbation_curves`)."""
+    """Curves (..., N, steps + 1) for validated inputs on one device (see :func:`perturbation_curves`), and the
+    maps' ranking (each pixel's first perturbed step), which ``pixel_steps`` takes when the caller already has it."""
     images, maps, base, targets = inputs.images, inputs.maps, inputs.base, inputs.targets
     n, _, h, w = images.shape
     device = images.device
     start, fill = (images, base) if mode == "deletion" else (base, images)
     counts = _step_counts(steps, h * w, device)
     lead = maps.shape[:-3]
-    pixel_steps = _pixel_steps(maps, counts).reshape(-1, h, w)  # (S * N, H, W), S = prod(lead)
+    ranking = _pixel_steps(maps, counts) if pixel_steps is None else pixel_steps
+    pixel_steps = ranking.reshape(-1, h, w)  # (S * N, H, W), S = prod(lead)
     image_scores = class_scores(inputs.logits, targets, score)
     dtype = torch.promote_types(image_scores.dtype, torch.float32)
-    base_scores = score_jobs(model, n, lambda j: (base[j], targets[j]), score, batch_size, images, dtype)
+    base_scores = score_jobs(
+        model, n, lambda a, b: (base[a:b], targets[a:b]), score, batch_size, images, dtype
+    )
     interior = steps - 1
 
-    def build(jobs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pair, k = jobs // interior, jobs % interior + 1
-        image = pair % n
-        perturbed = (pixel_steps[pair] <= k.reshape(-1, 1, 1).to(torch.int32)).unsqueeze(1)
-        return torch.where(perturbed, fill[image], start[image]), targets[image]
+    interior_steps = torch.arange(1, steps, device=device, dtype=torch.int32).reshape(-1, 1, 1, 1)
+
+    def build(lo: int, hi: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # jobs run pair-major: each (map, image) pair's steps broadcast against its one image, no gathered copies
+        batch = images.new_empty((hi - lo, *images.shape[1:]))
+        for pair, a, b in job_groups(lo, hi, interior):
+            image = pair % n
+            perturbed = pixel_steps[pair] <= interior_steps[a - pair * interior : b - pair * interior]
+            torch.where(perturbed, fill[image], start[image], out=batch[a - lo : b - lo])
+        return batch, targets[torch.arange(lo, hi, device=device) // interior % n]
 
     total = pixel_steps.shape[0] * interior
     middle = score_jobs(model, total, build, score, batch_size, images, dtype, progress, mode)
@@ -184,7 +249,7 @@ def _curves(
         dim=1,
     )
     x = counts.double() / (h * w)
-    return x.cpu(), curves.reshape(*lead, n, steps + 1).cpu().clone()
+    return x.cpu(), curves.reshape(*lead, n, steps + 1).cpu().clone(), ranking
 
 
 def _curve_metric(
@@ -206,7 +271,7 @@ def _curve_metric(
     steps = check_positive_int(steps, "steps")
     score = check_score(score)
     inputs = _curve_inputs(model, images, maps, targets, baseline, batch_size, stacked=False, stacklevel=5)
-    x, curves = _curves(model, inputs, metric, steps, score, batch_size, progress)
+    x, curves, _ = _curves(model, inputs, metric, steps, score, batch_size, progress)
     n, _, h, w = inputs.images.shape
     params = {
         "steps": steps,

@@ -19,7 +19,7 @@ from forgrad_viz._utils import (
     check_positive_int,
     class_scores,
 )
-from forgrad_viz.metrics._forward import score_jobs, target_logits
+from forgrad_viz.metrics._forward import job_groups, score_jobs, target_logits
 from forgrad_viz.metrics._inputs import check_map_values, check_score, compute_device, image_maps
 from forgrad_viz.metrics.baselines import Baseline, baseline_images
 from forgrad_viz.metrics.stats import spearman
@@ -148,9 +148,13 @@ def mufidelity_perturbations(
     image_scores = class_scores(logits, targets, score)
     dtype = torch.promote_types(image_scores.dtype, torch.float32)
 
-    def build(jobs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        image, subset = jobs // n_subsets, jobs % n_subsets
-        return torch.where(subsets[subset].unsqueeze(1), base[image], images[image]), targets[image]
+    def build(lo: int, hi: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # jobs run image-major: each image's subsets broadcast against the one image, no gathered copies
+        batch = images.new_empty((hi - lo, *images.shape[1:]))
+        for image, a, b in job_groups(lo, hi, n_subsets):
+            removed = subsets[a - image * n_subsets : b - image * n_subsets].unsqueeze(1)
+            torch.where(removed, base[image], images[image], out=batch[a - lo : b - lo])
+        return batch, targets[torch.arange(lo, hi, device=device) // n_subsets]
 
     total = images.shape[0] * n_subsets
     perturbed = score_jobs(model, total, build, score, batch_size, images, dtype, progress, "mufidelity")

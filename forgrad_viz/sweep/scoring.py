@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from forgrad_viz.metrics import auc, mufidelity_scores, perturbation_curves
+from forgrad_viz.metrics import auc, mufidelity_scores
+from forgrad_viz.metrics.curves import curves_and_ranking
 from forgrad_viz.sweep.blocks import Block
 from forgrad_viz.sweep.forward_counter import ForwardCounter
 from forgrad_viz.sweep.protocol import Protocol
@@ -38,6 +39,7 @@ class Scorer:
         """Scores of maps (k, n, H, W) of one block: metric -> (k, n) float64."""
         protocol = self.protocol
         out: dict[str, np.ndarray] = {}
+        ranking = None  # Deletion's and Insertion's ranking of the maps: the same, computed once
         for metric in protocol.metrics:
             if metric == "mufidelity":
                 assert block.perturbations is not None
@@ -45,7 +47,7 @@ class Scorer:
             else:
                 baseline = protocol.deletion_baseline if metric == "deletion" else protocol.insertion_baseline
                 with self.counter.stage("curves"):
-                    x, curves = perturbation_curves(
+                    x, curves, ranking = curves_and_ranking(
                         self.model,
                         block.images,
                         maps,
@@ -57,6 +59,7 @@ class Scorer:
                         batch_size=protocol.batch_size,
                         precision=protocol.precision,
                         backend=protocol.backend,
+                        ranking=ranking,
                     )
                 values = auc(x, curves)
             out[metric] = values.double().cpu().numpy()
