@@ -607,7 +607,9 @@ def test_a_shared_ranking_gives_the_curves_of_an_unshared_one_and_is_checked():
     assert int(ranking.min()) == 1 and int(ranking.max()) == 5  # every pixel is perturbed at some step 1..5
     for mode, shared in [("deletion", deleted), ("insertion", None)]:
         _, alone = fm.perturbation_curves(net, images, maps, mode=mode, steps=5, batch_size=7)
-        _, reused, _ = curves_and_ranking(net, images, maps, mode=mode, steps=5, batch_size=7, ranking=ranking)
+        _, reused, _ = curves_and_ranking(
+            net, images, maps, mode=mode, steps=5, batch_size=7, ranking=ranking
+        )
         assert torch.equal(reused, alone)
         if shared is not None:
             assert torch.equal(shared, alone)
