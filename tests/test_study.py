@@ -4,6 +4,8 @@ agree with its comparison table, recomputed from them."""
 from __future__ import annotations
 
 import csv
+import importlib.util
+import itertools
 import math
 from pathlib import Path
 
@@ -51,3 +53,37 @@ def test_the_comparison_table_agrees_with_the_sweeps() -> None:
             value = float(line[field])
             assert math.isclose(value, row[field], rel_tol=1e-5, abs_tol=1e-6), (row["model"], field)
         assert line["held_out_excludes_zero"] == str(row["held_out_excludes_zero"])
+
+
+def test_the_sigma_star_differences_agree_with_the_sweeps() -> None:
+    from forgrad_viz.results import compare_best_cutoffs
+
+    sweeps = _sweeps()
+    with (STUDY / "differences.csv").open() as handle:
+        table = list(csv.DictReader(handle))
+    pairs = {(r["method"], r["metric"], r["model_a"], r["model_b"]): r for r in table}
+    expected = [
+        (method, metric, a, b)
+        for a, b in itertools.combinations(sweeps, 2)
+        for method in sweeps[a]
+        if method in sweeps[b]
+        for metric in sweeps[a][method].metrics
+    ]
+    assert expected, "the study compares at least two models on one method"
+    assert sorted(pairs) == sorted(expected)
+    for method, metric, a, b in expected:
+        found = compare_best_cutoffs(sweeps[a][method], sweeps[b][method], metric)
+        line = pairs[(method, metric, a, b)]
+        assert line["ratio_unit"] == found.unit == "fraction of Nyquist"
+        for field, value in (("ratio", found.ratio), ("ratio_low", found.low), ("ratio_high", found.high)):
+            assert math.isclose(float(line[field]), value, rel_tol=1e-5), (method, metric, a, b, field)
+        assert line["differs"] == str(found.differs)
+
+
+def test_the_architecture_table_is_the_one_its_script_writes() -> None:
+    spec = importlib.util.spec_from_file_location("study_architectures", STUDY / "architectures.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    written = (STUDY / "architectures.md").read_text()
+    assert written == module.architecture_markdown()
