@@ -586,6 +586,30 @@ def test_architecture_comparison_points_bars_and_references() -> None:
     assert "(> 0 is better)" in right.get_ylabel()
 
 
+def test_architecture_comparison_draws_sigma_in_nyquist_fractions_across_resolutions() -> None:
+    comparison = make_comparison()
+    for model, size in (("maxpool_cnn", 224), ("antialiased_cnn", 240)):
+        for sweep in comparison.sweeps[model].values():
+            sweep.params["image_size"] = [size, size + 16]  # Nyquist of the shorter side: size / 2
+    fig = plot.architecture_comparison(comparison, "insertion", method="saliency", n_boot=50)
+    left = fig.axes[0]
+    assert left.get_ylabel() == "σ* (fraction of Nyquist)"
+    points = [line.get_ydata()[0] for line in left.get_lines() if line.get_marker() == "o"]
+    expected = [
+        CUTOFFS[np.argmax(comparison.sweeps[m]["saliency"].scores["insertion"].mean(1))] / (size / 2)
+        for m, size in (("maxpool_cnn", 224), ("antialiased_cnn", 240))
+    ]
+    assert points == pytest.approx(expected, rel=1e-12)
+    # one resolution (or an unknown one): cycles per image, and long names are tilted so as not to overlap
+    same = make_comparison()
+    for by_method in same.sweeps.values():
+        for sweep in by_method.values():
+            sweep.params["image_size"] = [64, 64]
+    left = plot.architecture_comparison(same, "insertion", n_boot=50).axes[0]
+    assert left.get_ylabel() == "σ* (cycles per image)"
+    assert {t.get_rotation() for t in left.get_xticklabels()} == {20.0}
+
+
 def test_architecture_comparison_deletion_sign_method_filter_and_axes() -> None:
     comparison = make_comparison()
     fig = Figure()

@@ -37,6 +37,19 @@ def _reference_scores(comparison: ArchitectureComparison, model: str, metric: st
     return {name: float(np.mean(scores[metric])) for name, scores in stored.items() if metric in scores}
 
 
+def _nyquist_scales(comparison: ArchitectureComparison) -> dict[str, float] | None:
+    """Model -> 1 / Nyquist (cycles per image) of its maps' shorter side, when the models' sizes differ and every
+    sweep records its size: sigma* is then drawn as a fraction of Nyquist, the unit that transfers across
+    resolutions; None otherwise (cycles per image)."""
+    sizes = {}
+    for model, by_method in comparison.sweeps.items():
+        known = {sweep.image_size for sweep in by_method.values()}
+        if None in known or len(known) != 1:
+            return None
+        sizes[model] = min(known.pop())
+    return None if len(set(sizes.values())) < 2 else {model: 2.0 / size for model, size in sizes.items()}
+
+
 def _draw_rows(
     left: Axes,
     right: Axes,
@@ -44,6 +57,7 @@ def _draw_rows(
     rows: list[dict[str, Any]],
     methods: list[str],
     metric: str,
+    scales: dict[str, float] | None,
 ) -> None:
     """Per row (model x method): sigma* with its interval on ``left``; on ``right`` the held-out gain bar with its
     interval and, over it, the black-box references' gains. Methods sit side by side within each model's slot;
@@ -62,8 +76,11 @@ def _draw_rows(
         color = method_color(row["method"])
         label = None if row["method"] in drawn else row["method"]
         drawn.add(row["method"])
-        yerr = [[row["sigma_star"] - row["sigma_low"]], [row["sigma_high"] - row["sigma_star"]]]
-        left.errorbar([x], [row["sigma_star"]], yerr=yerr, fmt="o", color=color, capsize=3, label=label)
+        scale = 1.0 if scales is None else scales[row["model"]]
+        sigma, low, high = (scale * row[k] for k in ("sigma_star", "sigma_low", "sigma_high"))
+        left.errorbar(
+            [x], [sigma], yerr=[[sigma - low], [high - sigma]], fmt="o", color=color, capsize=3, label=label
+        )
         gain = row["held_out_gain"]
         gain_err = [[gain - row["held_out_low"]], [row["held_out_high"] - gain]]
         right.bar([x], [gain], width=width * 0.9, color=color, label=label)
@@ -117,7 +134,9 @@ def architecture_comparison(
     """sigma* per architecture with its interval (left), and the held-out faithfulness gain of FORGrad (right).
 
     Left: one point per model x method at sigma* (log y-axis), the error bar being the ``level`` bootstrap
-    interval of sigma* over images, coloured by method and grouped by model. Right: bars of the held-out gain of
+    interval of sigma* over images, coloured by method and grouped by model; in cycles per image, or as a
+    fraction of the Nyquist frequency of each model's maps when the models' image sizes differ (and every sweep
+    records it in ``params["image_size"]``), so that models of different resolutions compare. Right: bars of the held-out gain of
     FORGrad over the unfiltered map (sigma* chosen on the other folds and scored on the fold left out, never on
     the images that chose it: :meth:`CutoffSweep.held_out`), signed so that positive is better, with its paired
     ``level`` bootstrap interval over images as error bars (``held_out_gain``, ``held_out_low`` and
@@ -180,20 +199,19 @@ def architecture_comparison(
     created = ax is None
     _, axes = _grid(ax, 1, 2, figsize, (_width(), _width() * 0.5))
     left, right = axes[0]
-    _draw_rows(left, right, comparison, rows, methods, metric)
+    scales = _nyquist_scales(comparison)
+    _draw_rows(left, right, comparison, rows, methods, metric, scales)
+    tilted = len(models) > 2 or max(len(m) for m in models) * len(models) > 24  # long names would overlap
     for panel in (left, right):
         panel.set_xticks(
-            range(len(models)),
-            models,
-            rotation=20 if len(models) > 2 else 0,
-            ha="right" if len(models) > 2 else "center",
+            range(len(models)), models, rotation=20 if tilted else 0, ha="right" if tilted else "center"
         )
         panel.set_xlim(-0.6, len(models) - 0.4)
     if all(r["sigma_low"] > 0 for r in rows):
         left.set_yscale("log")
         _plain_log_axis(left.yaxis)
     left.margins(y=0.12)
-    left.set_ylabel("σ* (cycles per image)")
+    left.set_ylabel("σ* (cycles per image)" if scales is None else "σ* (fraction of Nyquist)")
     left.set_title(f"σ* for {_metric_label(metric)}")
     right.axhline(0.0, color="black", linewidth=0.8)
     right.margins(y=0.08)
