@@ -164,6 +164,23 @@ def test_ties_go_to_the_smallest_cutoff() -> None:
     assert comparison.low == comparison.high == 1.0 and not comparison.differs
 
 
+def test_the_same_fraction_of_nyquist_at_two_resolutions_does_not_differ() -> None:
+    # the study's grid: fractions of Nyquist given to 3 digits, in cycles per image at 224 and 240 px
+    fractions = np.array([0.0714, 0.107, 0.143, 0.286])
+    scores = np.vstack([np.full(12, 0.2), np.full(12, 0.3), np.full(12, 0.6), np.full(12, 0.4)])
+    scores = scores + 0.01 * np.random.default_rng(0).standard_normal(scores.shape)
+    sweeps = []
+    for size in (224, 240):
+        sweep = make_sweep(scores, np.full(12, 0.1), cutoffs=fractions * size / 2, name=f"{size} px")
+        sweep.params["image_size"] = [size, size]
+        sweeps.append(sweep)
+    comparison = compare_best_cutoffs(*sweeps, "insertion", n_boot=100)
+    assert comparison.unit == NYQUIST and comparison.nyquist_a == pytest.approx(0.143)
+    assert comparison.ratio == pytest.approx(1.0, rel=1e-12) and comparison.ratio != 1.0  # float rounding
+    assert not comparison.differs
+    assert CutoffComparison("insertion", 4.0, 8.0, 0.5, 0.25, 1.0 - 1e-6, 0.95, 12).differs
+
+
 # ------------------------------------------------------------------------------------------- honesty
 
 

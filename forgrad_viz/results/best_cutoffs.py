@@ -24,6 +24,10 @@ NYQUIST = "fraction of Nyquist"
 CYCLES = "cycles per image"
 
 
+#: Relative error of a ratio of cutoffs below which it counts as 1 (float rounding of Nyquist conversions).
+_ROUNDING = 1e-9
+
+
 @dataclass(frozen=True)
 class CutoffComparison:
     """Whether the best cutoffs sigma* of two sweeps over the same images differ.
@@ -76,8 +80,9 @@ class CutoffComparison:
 
     @property
     def differs(self) -> bool:
-        """Whether the interval of the ratio excludes 1."""
-        return bool(self.low > 1.0 or self.high < 1.0)
+        """Whether the interval of the ratio excludes 1 (by more than rounding: the same fraction of Nyquist at two
+        resolutions, e.g. 16.016 cycles at 224 px and 17.16 at 240 px, gives a ratio of 1 - 2e-16)."""
+        return bool(self.low > 1.0 + _ROUNDING or self.high < 1.0 - _ROUNDING)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary of plain floats, ints and strings."""
