@@ -276,6 +276,30 @@ def test_a_repeated_run_resumes_without_forward_passes_and_other_settings_are_re
         assert "--overwrite" in line and "maxpool_cnn_saliency.json" in line and "other settings" in line
 
 
+def test_other_methods_into_the_same_folder_get_their_own_checkpoints(capsys, tmp_path, compared, images):
+    # the study adds methods to a folder that holds other methods' results: each set of methods (and references)
+    # of a model resumes from its own checkpoint, the earlier ones untouched
+    out = tmp_path / "out"
+    shutil.copytree(compared, out)
+    before = {p: p.read_bytes() for p in (out / "checkpoints").rglob("*") if p.is_file()}
+    code, _, err = run_cli(
+        capsys, *compare_args(images, out, "--backend", "torch", "--methods", "gradient_input")
+    )
+    assert code == 0, err
+    folders = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert folders == sorted(
+        [f"{name}_saliency-rise-occlusion" for name in MODELS] + [f"{name}_gradient_input" for name in MODELS]
+    )
+    assert {p: p.read_bytes() for p in before} == before
+    for name in MODELS:
+        added = CutoffSweep.load(out / "sweeps" / f"{name}_gradient_input.json")
+        assert added.method == "gradient_input" and added.params["forward_passes"] > 0
+    rows = list(csv.DictReader((out / "comparison.csv").open()))
+    assert {(r["model"], r["method"]) for r in rows} == {
+        (name, method) for name in MODELS for method in ("saliency", "gradient_input", "rise", "occlusion")
+    }
+
+
 def test_the_cost_in_forward_passes_survives_a_resume(capsys, tmp_path, compared, images):
     out = tmp_path / "out"
     shutil.copytree(compared, out)

@@ -36,6 +36,9 @@ done_or docs/study/sweeps/efficientnet_lite2_smoothgrad.json \
     --models efficientnet_lite2 --methods saliency smoothgrad "${SG[@]}" --every 2 --out docs/study
 done_or docs/study/sweeps/efficientnet_lite0_integrated_gradients.json \
     --models efficientnet_lite0 --methods gradient_input integrated_gradients "${IG[@]}" --every 2 --out docs/study
-done_or docs/study/references/sweeps/efficientnet_lite2_smoothgrad.json \
-    --models efficientnet_lite1 efficientnet_lite2 --methods saliency smoothgrad "${SG[@]}" --every 4 \
-    --references rise occlusion --rise-masks 1000 --out docs/study/references
+# one model per step, so that each model's references and the folder's reports are written when it ends
+for model in efficientnet_lite1 efficientnet_lite2; do
+    done_or "docs/study/references/sweeps/${model}_smoothgrad.json" \
+        --models "$model" --methods saliency smoothgrad "${SG[@]}" --every 4 \
+        --references rise occlusion --rise-masks 1000 --out docs/study/references
+done

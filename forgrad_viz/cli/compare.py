@@ -271,6 +271,8 @@ def _compare(args: argparse.Namespace, *, rank: int) -> int:
         if rank == 0:
             print(f"model {name} (weights: {weights_text(record)}): {len(cutoffs)} cutoffs", flush=True)
         loader = image_loader(dataset, rows, args.block_size, args.workers, pin_memory=device.type == "cuda")
+        # one checkpoint per model and work: other methods or references into the same folder start their own
+        checkpoint_stem = output_stem(name, "-".join([*methods, *args.references]))
         comparison = compare_architectures(
             {name: model},
             loader,
@@ -289,7 +291,7 @@ def _compare(args: argparse.Namespace, *, rank: int) -> int:
             backend=backend,
             block_size=args.block_size,
             progress=not args.no_progress and rank == 0,
-            checkpoint=None if args.no_checkpoint else out / "checkpoints" / output_stem(name, "compare"),
+            checkpoint=None if args.no_checkpoint else out / "checkpoints" / checkpoint_stem,
             seed=args.seed,
             image_ids=rows,
         )
