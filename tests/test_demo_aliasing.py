@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
@@ -21,7 +23,12 @@ def outputs(tmp_path_factory):
     try:
         out = tmp_path_factory.mktemp("aliasing")
         images = shapes_dataset(3, seed=1).images
-        return out, aliasing_outputs({m: load_demo(m) for m in MODELS}, images, out, ("png", "svg"), False)
+        with warnings.catch_warnings():
+            # the figures fit their own width (export_figure warns when a legend or label makes them wider)
+            warnings.filterwarnings("error", message="the figure's content", category=UserWarning)
+            return out, aliasing_outputs(
+                {m: load_demo(m) for m in MODELS}, images, out, ("png", "svg"), False
+            )
     finally:
         torch.set_num_threads(threads)
 

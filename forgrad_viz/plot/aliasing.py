@@ -162,7 +162,7 @@ def _full_figure(
     report: AliasingReport, layers: list[str], interval: bool, level: float, figsize: Any
 ) -> Figure:
     n = len(layers)
-    width = max(7.2, 2.5 * n)
+    width = max(7.2, 2.6 * n)
     fig = _new_figure(figsize, (width, 6.6))
     top, bottom = fig.subfigures(2, 1, height_ratios=(1.0, 1.05))
     energy_ax, agreement_ax = top.subplots(1, 2)
