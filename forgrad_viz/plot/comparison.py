@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from forgrad_viz.filters import cutoff_to_nyquist
 from forgrad_viz.palette import method_color
 from forgrad_viz.plot._figure import _add_legend, _grid, _plain_log_axis, _width
 from forgrad_viz.plot._labels import _metric_label
@@ -41,13 +42,13 @@ def _nyquist_scales(comparison: ArchitectureComparison) -> dict[str, float] | No
     """Model -> 1 / Nyquist (cycles per image) of its maps' shorter side, when the models' sizes differ and every
     sweep records its size: sigma* is then drawn as a fraction of Nyquist, the unit that transfers across
     resolutions; None otherwise (cycles per image)."""
-    sizes = {}
+    scales = {}
     for model, by_method in comparison.sweeps.items():
         known = {sweep.image_size for sweep in by_method.values()}
         if None in known or len(known) != 1:
             return None
-        sizes[model] = min(known.pop())
-    return None if len(set(sizes.values())) < 2 else {model: 2.0 / size for model, size in sizes.items()}
+        scales[model] = float(cutoff_to_nyquist(1.0, *known.pop()))
+    return None if len(set(scales.values())) < 2 else scales
 
 
 def _draw_rows(
@@ -136,8 +137,8 @@ def architecture_comparison(
     Left: one point per model x method at sigma* (log y-axis), the error bar being the ``level`` bootstrap
     interval of sigma* over images, coloured by method and grouped by model; in cycles per image, or as a
     fraction of the Nyquist frequency of each model's maps when the models' image sizes differ (and every sweep
-    records it in ``params["image_size"]``), so that models of different resolutions compare. Right: bars of the held-out gain of
-    FORGrad over the unfiltered map (sigma* chosen on the other folds and scored on the fold left out, never on
+    records it in ``params["image_size"]``), so that models of different resolutions compare. Right: bars of
+    the held-out gain of FORGrad over the unfiltered map (sigma* chosen on the other folds and scored on the fold left out, never on
     the images that chose it: :meth:`CutoffSweep.held_out`), signed so that positive is better, with its paired
     ``level`` bootstrap interval over images as error bars (``held_out_gain``, ``held_out_low`` and
     ``held_out_high`` of :meth:`ArchitectureComparison.rows`); a bar whose interval excludes 0 is a gain the data
