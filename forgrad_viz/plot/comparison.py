@@ -138,8 +138,8 @@ def architecture_comparison(
     interval of sigma* over images, coloured by method and grouped by model; in cycles per image, or as a
     fraction of the Nyquist frequency of each model's maps when the models' image sizes differ (and every sweep
     records it in ``params["image_size"]``), so that models of different resolutions compare. Right: bars of
-    the held-out gain of FORGrad over the unfiltered map (sigma* chosen on the other folds and scored on the fold left out, never on
-    the images that chose it: :meth:`CutoffSweep.held_out`), signed so that positive is better, with its paired
+    the held-out gain of FORGrad over the unfiltered map (sigma* chosen on the other folds and scored on the
+    fold left out, never on the images that chose it: :meth:`CutoffSweep.held_out`), signed so that positive is better, with its paired
     ``level`` bootstrap interval over images as error bars (``held_out_gain``, ``held_out_low`` and
     ``held_out_high`` of :meth:`ArchitectureComparison.rows`); a bar whose interval excludes 0 is a gain the data
     support. The in-sample gain (sigma* chosen and scored on the same images, biased upwards) is not drawn. A
